@@ -1,0 +1,169 @@
+import type { BlockList } from 'node:net';
+import type { Types } from 'mongoose';
+import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
+import { buildIpAllowList, ipAllowed } from './ip.ts';
+import { hashApiKey, isWellFormedApiKey } from './keys.ts';
+import type { KeyGrant } from './permissions.ts';
+
+/** The key a request is authenticated with, as resolvers see it. */
+export interface AuthenticatedKey {
+  id: string;
+  userId: string;
+  grant: KeyGrant;
+  rateLimit: number | null;
+  doc: ApiKeyDoc;
+}
+
+export interface AuthFailure {
+  status: 401 | 403;
+  code: 'UNAUTHENTICATED' | 'FORBIDDEN';
+  message: string;
+}
+
+export type AuthOutcome =
+  | { kind: 'anonymous' }
+  | { kind: 'key'; key: AuthenticatedKey }
+  | { kind: 'failure'; failure: AuthFailure };
+
+const COPY_HINT = 'check that the whole key, including the taapit_ prefix, was copied';
+
+export const AUTH_MESSAGES = {
+  missing:
+    'Missing API key: send it as "Authorization: Bearer taapit_…" (create one with the createApiKey mutation or `taapit-api key create`).',
+  wrongScheme: `Malformed Authorization header: expected "Bearer <key>"; ${COPY_HINT}.`,
+  malformed: `Malformed API key: ${COPY_HINT}.`,
+  unknown: 'Invalid API key: no such key exists (it may have been deleted); check the key or create a new one.',
+} as const;
+
+function unauthenticated(message: string): AuthOutcome {
+  return { kind: 'failure', failure: { status: 401, code: 'UNAUTHENTICATED', message } };
+}
+
+interface CacheEntry {
+  /** null caches "no such key" so that repeated junk with a valid checksum costs one query per TTL. */
+  doc: ApiKeyDoc | null;
+  cachedAt: number;
+  allowList: BlockList | null;
+}
+
+export interface KeyAuthenticatorOptions {
+  pepper: string;
+  cacheTtlMs: number;
+  maxEntries: number;
+  now?: () => number;
+}
+
+/**
+ * Verifies Bearer keys: format and checksum first (no I/O), then an in-memory cache of
+ * records by HMAC, then one indexed query. The decision (status, expiry, grace, IPs) is
+ * re-evaluated on every request from the cached record, so only the record is ever stale.
+ */
+export class KeyAuthenticator {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: KeyAuthenticatorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  hash(key: string): string {
+    return hashApiKey(key, this.options.pepper);
+  }
+
+  async authenticate(header: string | null, clientIp: string | null): Promise<AuthOutcome> {
+    if (header === null || header.trim() === '') return { kind: 'anonymous' };
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match) return unauthenticated(AUTH_MESSAGES.wrongScheme);
+    const key = match[1]!;
+    if (!isWellFormedApiKey(key)) return unauthenticated(AUTH_MESSAGES.malformed);
+
+    const hash = this.hash(key);
+    const entry = await this.lookup(hash);
+    const doc = entry.doc;
+    if (!doc) return unauthenticated(AUTH_MESSAGES.unknown);
+
+    const now = this.now();
+    if (doc.secretHash !== hash) {
+      const graceEnd = doc.previousSecretExpiresAt?.getTime() ?? 0;
+      if (doc.previousSecretHash !== hash || graceEnd <= now) {
+        return unauthenticated(
+          'This API key was rotated and its grace period is over: use the new secret returned by rotateApiKey.',
+        );
+      }
+    }
+    if (doc.status !== 'ACTIVE') {
+      return unauthenticated(
+        `This API key was deactivated${doc.deactivatedAt ? ` at ${doc.deactivatedAt.toISOString()}` : ''}: use an active key or create a new one.`,
+      );
+    }
+    if (doc.expiresAt && doc.expiresAt.getTime() <= now) {
+      return unauthenticated(`This API key expired at ${doc.expiresAt.toISOString()}: create a new key.`);
+    }
+    if (entry.allowList && !(clientIp && ipAllowed(entry.allowList, clientIp))) {
+      return {
+        kind: 'failure',
+        failure: {
+          status: 403,
+          code: 'FORBIDDEN',
+          message: `This API key may not be used from ${clientIp ?? 'an unknown address'}: add the address to the key's allowedIps or call from an allowed network.`,
+        },
+      };
+    }
+    return { kind: 'key', key: toAuthenticatedKey(doc) };
+  }
+
+  private async lookup(hash: string): Promise<CacheEntry> {
+    const cached = this.cache.get(hash);
+    if (cached && this.now() - cached.cachedAt < this.options.cacheTtlMs) return cached;
+    const doc = await ApiKey.findOne({ $or: [{ secretHash: hash }, { previousSecretHash: hash }] })
+      .lean<ApiKeyDoc>()
+      .exec();
+    const entry: CacheEntry = {
+      doc,
+      cachedAt: this.now(),
+      allowList: doc && doc.allowedIps.length > 0 ? buildIpAllowList(doc.allowedIps) : null,
+    };
+    if (this.options.cacheTtlMs > 0) {
+      this.cache.delete(hash);
+      if (this.cache.size >= this.options.maxEntries) {
+        // Map iteration order is insertion order: drop the oldest entry.
+        const oldest = this.cache.keys().next();
+        if (!oldest.done) this.cache.delete(oldest.value);
+      }
+      this.cache.set(hash, entry);
+    }
+    return entry;
+  }
+
+  /** Forget a key at once: called by the instance that deactivates, rotates, updates or deletes it. */
+  invalidate(keyId: string | Types.ObjectId): void {
+    const id = String(keyId);
+    for (const [hash, entry] of this.cache) {
+      if (entry.doc && String(entry.doc._id) === id) this.cache.delete(hash);
+    }
+  }
+
+  /** Drops cached "no such key" answers for a hash that now exists (a key just created or rotated). */
+  forgetHash(hash: string): void {
+    this.cache.delete(hash);
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+}
+
+export function toAuthenticatedKey(doc: ApiKeyDoc): AuthenticatedKey {
+  return {
+    id: String(doc._id),
+    userId: String(doc.userId),
+    rateLimit: doc.rateLimit ?? null,
+    doc,
+    grant: {
+      permission: doc.permission,
+      scopes: doc.scopes,
+      workspaces: doc.workspaces.map(String),
+      expiresAt: doc.expiresAt ?? null,
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import { Types } from 'mongoose';
+import { ApiKey } from '../models/api-key.ts';
+
+interface PendingUsage {
+  count: number;
+  lastUsedAt: Date;
+  lastIp: string | null;
+}
+
+/**
+ * Key usage (lastUsedAt, usageCount, last IP) collected in memory and written in one
+ * bulk write per interval, so the request path never waits on a usage write.
+ */
+export class UsageRecorder {
+  private pending = new Map<string, PendingUsage>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  record(keyId: string, ip: string | null, at = new Date()): void {
+    const entry = this.pending.get(keyId);
+    if (entry) {
+      entry.count += 1;
+      entry.lastUsedAt = at;
+      entry.lastIp = ip;
+    } else {
+      this.pending.set(keyId, { count: 1, lastUsedAt: at, lastIp: ip });
+    }
+  }
+
+  /** Writes what is pending; concurrent calls are serialised so nothing is counted twice. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writePending());
+    return this.flushing;
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const ops = [...batch].map(([keyId, usage]) => ({
+      updateOne: {
+        filter: { _id: new Types.ObjectId(keyId) },
+        update: { $inc: { usageCount: usage.count }, $max: { lastUsedAt: usage.lastUsedAt }, $set: { lastUsedIp: usage.lastIp } },
+      },
+    }));
+    try {
+      await ApiKey.bulkWrite(ops, { ordered: false });
+    } catch (error) {
+      // Put the counts back so the next flush retries them.
+      for (const [keyId, usage] of batch) {
+        const entry = this.pending.get(keyId);
+        if (entry) entry.count += usage.count;
+        else this.pending.set(keyId, usage);
+      }
+      this.logger.warn({ err: error, keys: batch.size }, 'usage flush failed; will retry');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+}

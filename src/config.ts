@@ -1,0 +1,113 @@
+import path from 'node:path';
+
+/** Thrown for a bad environment value; its message is the one line start-up prints. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type IntrospectionMode = 'public' | 'key' | 'off';
+export type RateLimitStore = 'memory' | 'mongo';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  nodeEnv: string;
+  production: boolean;
+  port: number;
+  host: string;
+  mongodbUri: string | undefined;
+  dataDir: string;
+  apiKeyPepper: string | undefined;
+  shortDomain: string;
+  keyCacheTtlMs: number;
+  keyCacheMaxEntries: number;
+  rateLimitPerMinute: number;
+  rateLimitStore: RateLimitStore;
+  introspection: IntrospectionMode;
+  logLevel: LogLevel;
+  trustProxy: boolean;
+  usageFlushMs: number;
+  clickFlushMs: number;
+  dbTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function bad(name: string, value: string, expected: string): never {
+  throw new ConfigError(`${name}=${JSON.stringify(value)} is invalid: expected ${expected}.`);
+}
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) bad(name, raw, `a whole number from ${min} to ${max}`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) bad(name, raw, `a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function readChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (!(choices as readonly string[]).includes(value)) bad(name, raw, `one of ${choices.join(', ')}`);
+  return value as T;
+}
+
+function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const value = readChoice(env, name, ['true', 'false', '1', '0'] as const, fallback ? 'true' : 'false');
+  return value === 'true' || value === '1';
+}
+
+const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/i;
+
+/** Parses and validates the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = env.NODE_ENV?.trim() || 'development';
+  const port = readInt(env, 'PORT', 4000, 0, 65535);
+
+  const host = env.HOST?.trim() || '127.0.0.1';
+
+  const mongodbUri = env.MONGODB_URI?.trim() || undefined;
+  if (mongodbUri && !/^mongodb(\+srv)?:\/\/[^/]+/.test(mongodbUri)) {
+    // Never echo the URI: it may carry a password.
+    throw new ConfigError(
+      'MONGODB_URI is invalid: expected a connection string starting with mongodb:// or mongodb+srv:// (value not shown, it may contain credentials).',
+    );
+  }
+
+  const dataDir = path.resolve(env.DATA_DIR?.trim() || './data');
+
+  const apiKeyPepper = env.API_KEY_PEPPER || undefined;
+  if (apiKeyPepper !== undefined && apiKeyPepper.length < 32) {
+    throw new ConfigError(
+      'API_KEY_PEPPER is invalid: expected at least 32 characters of secret (value not shown); generate one with `openssl rand -base64 48`.',
+    );
+  }
+
+  const shortDomain = (env.SHORT_DOMAIN?.trim() || `localhost:${port}`).toLowerCase();
+  if (!HOST_RE.test(shortDomain)) bad('SHORT_DOMAIN', shortDomain, 'a host name such as "tpt.link" or "localhost:4000"');
+
+  return {
+    nodeEnv,
+    production: nodeEnv === 'production',
+    port,
+    host,
+    mongodbUri,
+    dataDir,
+    apiKeyPepper,
+    shortDomain,
+    keyCacheTtlMs: readInt(env, 'KEY_CACHE_TTL_MS', 5000, 0, 3_600_000),
+    keyCacheMaxEntries: readInt(env, 'KEY_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    rateLimitPerMinute: readInt(env, 'RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+    rateLimitStore: readChoice(env, 'RATE_LIMIT_STORE', ['memory', 'mongo'] as const, 'memory'),
+    introspection: readChoice(env, 'INTROSPECTION', ['public', 'key', 'off'] as const, 'public'),
+    logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    usageFlushMs: readInt(env, 'USAGE_FLUSH_MS', 2000, 10, 60_000),
+    clickFlushMs: readInt(env, 'CLICK_FLUSH_MS', 1000, 10, 60_000),
+    dbTimeoutMs: readInt(env, 'DB_TIMEOUT_MS', 5000, 100, 120_000),
+    shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 0, 120_000),
+  };
+}

@@ -1,0 +1,194 @@
+import { parseArgs } from 'node:util';
+import { Types } from 'mongoose';
+import { resolvePepper } from './auth/pepper.ts';
+import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './auth/permissions.ts';
+import { loadConfig, type Config } from './config.ts';
+import { openDatabase } from './db/connection.ts';
+import { insertApiKey, validateKeySpec } from './domain/api-keys.ts';
+import { seedDemo } from './domain/demo.ts';
+import { createUser, findUserByEmail } from './domain/users.ts';
+import { createLogger } from './logger.ts';
+import { ApiKey } from './models/api-key.ts';
+import { ensureIndexes } from './models/index.ts';
+import { parseGlobalId } from './schema/ids.ts';
+import { startServer } from './server.ts';
+import pino from 'pino';
+
+const USAGE = `Usage: taapit-api <command> [options]
+
+Commands:
+  serve                                   Serve the API (default)
+  user create --email E --name N          Create a user
+  key create --email E --name N --permission FULL|READ_ONLY|LIMITED
+             [--scope RESOURCE:ACCESS ...] [--workspace ID ...] [--expires-in 30d]
+                                          Create a key; prints only the secret on stdout
+  key list --email E                      List a user's keys (no secrets)
+  key deactivate --id ID                  Deactivate a key
+  seed-demo                               Create the demo user/workspace and print a new FULL key
+
+Without MONGODB_URI the embedded FerretDB under DATA_DIR is used (shared with a running server).`;
+
+class UsageError extends Error {}
+
+function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  if (!match) throw new UsageError(`--expires-in ${JSON.stringify(text)} is invalid: use a number and s, m, h or d, e.g. 30d`);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit * 1000;
+}
+
+function parseScope(text: string): Scope {
+  const [resource, access] = text.toUpperCase().split(':');
+  if (!RESOURCES.includes(resource as never) || !ACCESS_LEVELS.includes(access as never)) {
+    throw new UsageError(`--scope ${JSON.stringify(text)} is invalid: use RESOURCE:ACCESS with RESOURCE in ${RESOURCES.join(', ')} and ACCESS READ or WRITE`);
+  }
+  return { resource, access } as Scope;
+}
+
+function parseObjectId(text: string, typename: string): Types.ObjectId {
+  const id = Types.ObjectId.isValid(text) && /^[0-9a-f]{24}$/i.test(text) ? new Types.ObjectId(text) : parseGlobalId(text, typename);
+  if (!id) throw new UsageError(`${JSON.stringify(text)} is not a ${typename} id`);
+  return id;
+}
+
+function required(values: Record<string, unknown>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || !value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+async function withDatabase<T>(config: Config, run: () => Promise<T>): Promise<T> {
+  const db = await openDatabase(config);
+  try {
+    await ensureIndexes();
+    return await run();
+  } finally {
+    await db.close();
+  }
+}
+
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const server = await startServer(config, logger, { announce: (text) => process.stdout.write(`${text}\n`) });
+  err(`taapit-api on ${server.url}/graphql (GraphiQL in a browser); Ctrl+C stops it.`);
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals += 1;
+    if (signals > 1) process.exit(1);
+    logger.info({ signal }, 'shutting down');
+    server.stop().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      email: { type: 'string' },
+      name: { type: 'string' },
+      permission: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      workspace: { type: 'string', multiple: true },
+      'expires-in': { type: 'string' },
+      id: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals.join(' ') || 'serve';
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadConfig();
+  if (command === 'serve') return serve(config);
+  // CLI logs (if any) go to stderr so stdout carries only the command's output.
+  createLogger(config.logLevel, pino.destination(2));
+  const pepper = resolvePepper(config);
+
+  switch (command) {
+    case 'user create': {
+      const email = required(values, 'email');
+      const name = required(values, 'name');
+      const user = await withDatabase(config, () => createUser(email, name));
+      process.stdout.write(`${user._id}\n`);
+      err(`created user ${user.email}`);
+      return;
+    }
+    case 'key create': {
+      const email = required(values, 'email');
+      const name = required(values, 'name');
+      const permission = required(values, 'permission').toUpperCase() as Permission;
+      if (!PERMISSIONS.includes(permission)) throw new UsageError(`--permission must be one of ${PERMISSIONS.join(', ')}`);
+      const scopes = (values.scope ?? []).map(parseScope);
+      const workspaceIds = (values.workspace ?? []).map((w) => parseObjectId(w, 'Workspace'));
+      const expiresIn = values['expires-in'];
+      const expiresAt = expiresIn ? new Date(Date.now() + parseDuration(expiresIn)) : null;
+      const created = await withDatabase(config, async () => {
+        const user = await findUserByEmail(email);
+        if (!user) throw new UsageError(`no user with e-mail ${email}: create it with \`taapit-api user create\``);
+        const spec = await validateKeySpec(user._id, { name, permission, scopes, workspaceIds, expiresAt });
+        return insertApiKey({ userId: user._id, spec, pepper, createdVia: 'CLI' });
+      });
+      err(`created ${created.doc.permission} key "${created.doc.name}" (${created.doc.hint}, id ${created.doc._id}); the secret below is shown only once:`);
+      process.stdout.write(`${created.secret}\n`);
+      return;
+    }
+    case 'key list': {
+      const email = required(values, 'email');
+      await withDatabase(config, async () => {
+        const user = await findUserByEmail(email);
+        if (!user) throw new UsageError(`no user with e-mail ${email}`);
+        const keys = await ApiKey.find({ userId: user._id }).sort({ createdAt: -1 }).lean().exec();
+        for (const key of keys) {
+          process.stdout.write(
+            `${key._id}  ${key.status.padEnd(11)} ${key.permission.padEnd(9)} ${key.hint}  ${key.name}  used ${key.usageCount}x${key.lastUsedAt ? `, last ${key.lastUsedAt.toISOString()}` : ''}\n`,
+          );
+        }
+        if (keys.length === 0) err('no keys');
+      });
+      return;
+    }
+    case 'key deactivate': {
+      const id = parseObjectId(required(values, 'id'), 'ApiKey');
+      await withDatabase(config, async () => {
+        const key = await ApiKey.findOneAndUpdate(
+          { _id: id },
+          { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } },
+          { new: true },
+        ).exec();
+        if (!key) throw new UsageError(`no key with id ${id}`);
+        err(`deactivated key ${key.hint} (${key.name}); a running server refuses it within KEY_CACHE_TTL_MS (${config.keyCacheTtlMs} ms)`);
+      });
+      return;
+    }
+    case 'seed-demo': {
+      const created = await withDatabase(config, () => seedDemo(pepper));
+      err(`demo user demo@taapit.local with a "Demo workspace"; new FULL key (shown only once):`);
+      process.stdout.write(`${created.secret}\n`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  // One line, never a stack trace: every error we raise on purpose says what to fix.
+  err(`taapit-api: ${error instanceof Error ? error.message : String(error)}`);
+  if (process.env.DEBUG && error instanceof Error) err(error.stack ?? '');
+  process.exit(error instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,69 @@
+import mongoose, { Schema, type Types } from 'mongoose';
+import { ACCESS_LEVELS, PERMISSIONS, RESOURCES, type Permission, type Scope } from '../auth/permissions.ts';
+
+export const KEY_STATUSES = ['ACTIVE', 'DEACTIVATED'] as const;
+export type KeyStatus = (typeof KEY_STATUSES)[number];
+
+export interface ApiKeyDoc {
+  _id: Types.ObjectId;
+  userId: Types.ObjectId;
+  name: string;
+  /** HMAC-SHA256(pepper, key): the only trace of the secret at rest. */
+  secretHash: string;
+  hint: string;
+  /** The secret replaced by the last rotation, still accepted until previousSecretExpiresAt. */
+  previousSecretHash?: string | null;
+  previousSecretExpiresAt?: Date | null;
+  permission: Permission;
+  scopes: Scope[];
+  workspaces: Types.ObjectId[];
+  expiresAt?: Date | null;
+  allowedIps: string[];
+  rateLimit?: number | null;
+  status: KeyStatus;
+  deactivatedAt?: Date | null;
+  lastUsedAt?: Date | null;
+  lastUsedIp?: string | null;
+  usageCount: number;
+  /** The key that created this one; null when made by the CLI or the first-start bootstrap. */
+  createdByKeyId?: Types.ObjectId | null;
+  createdVia: 'API' | 'CLI' | 'BOOTSTRAP';
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const apiKeySchema = new Schema<ApiKeyDoc>(
+  {
+    userId: { type: Schema.Types.ObjectId, required: true },
+    name: { type: String, required: true },
+    secretHash: { type: String, required: true },
+    hint: { type: String, required: true },
+    previousSecretHash: { type: String, default: null },
+    previousSecretExpiresAt: { type: Date, default: null },
+    permission: { type: String, enum: PERMISSIONS, required: true },
+    scopes: [
+      {
+        _id: false,
+        resource: { type: String, enum: RESOURCES, required: true },
+        access: { type: String, enum: ACCESS_LEVELS, required: true },
+      },
+    ],
+    workspaces: [{ type: Schema.Types.ObjectId }],
+    expiresAt: { type: Date, default: null },
+    allowedIps: [{ type: String }],
+    rateLimit: { type: Number, default: null },
+    status: { type: String, enum: KEY_STATUSES, default: 'ACTIVE' },
+    deactivatedAt: { type: Date, default: null },
+    lastUsedAt: { type: Date, default: null },
+    lastUsedIp: { type: String, default: null },
+    usageCount: { type: Number, default: 0 },
+    createdByKeyId: { type: Schema.Types.ObjectId, default: null },
+    createdVia: { type: String, enum: ['API', 'CLI', 'BOOTSTRAP'], required: true },
+  },
+  { timestamps: true },
+);
+apiKeySchema.index({ secretHash: 1 }, { unique: true });
+apiKeySchema.index({ previousSecretHash: 1 });
+apiKeySchema.index({ userId: 1, createdAt: -1 });
+
+export const ApiKey = mongoose.model<ApiKeyDoc>('ApiKey', apiKeySchema);

@@ -1,0 +1,32 @@
+import mongoose, { Schema, type Types } from 'mongoose';
+
+export const CLICK_DIMENSIONS = ['total', 'referrer', 'device', 'browser'] as const;
+export type ClickDimension = (typeof CLICK_DIMENSIONS)[number];
+
+/**
+ * One counter per link, UTC day, dimension and value. Referrer hosts are values, never keys
+ * (SPEC 2), so every counter is a whole document bumped with an upserting $inc.
+ */
+export interface ClickBucketDoc {
+  _id: Types.ObjectId;
+  workspaceId: Types.ObjectId;
+  linkId: Types.ObjectId;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  dimension: ClickDimension;
+  value: string;
+  clicks: number;
+}
+
+const clickBucketSchema = new Schema<ClickBucketDoc>({
+  workspaceId: { type: Schema.Types.ObjectId, required: true },
+  linkId: { type: Schema.Types.ObjectId, required: true },
+  day: { type: String, required: true },
+  dimension: { type: String, enum: CLICK_DIMENSIONS, required: true },
+  value: { type: String, required: true },
+  clicks: { type: Number, default: 0 },
+});
+clickBucketSchema.index({ linkId: 1, day: 1, dimension: 1, value: 1 }, { unique: true });
+clickBucketSchema.index({ workspaceId: 1, day: 1 });
+
+export const ClickBucket = mongoose.model<ClickBucketDoc>('ClickBucket', clickBucketSchema);

@@ -1,0 +1,42 @@
+import mongoose, { Schema, type Types } from 'mongoose';
+import { ROLES, type Role } from '../auth/permissions.ts';
+
+export interface WorkspaceDoc {
+  _id: Types.ObjectId;
+  name: string;
+  createdByUserId: Types.ObjectId;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const workspaceSchema = new Schema<WorkspaceDoc>(
+  {
+    name: { type: String, required: true },
+    createdByUserId: { type: Schema.Types.ObjectId, required: true },
+  },
+  { timestamps: true },
+);
+
+export const Workspace = mongoose.model<WorkspaceDoc>('Workspace', workspaceSchema);
+
+export interface MembershipDoc {
+  _id: Types.ObjectId;
+  workspaceId: Types.ObjectId;
+  userId: Types.ObjectId;
+  role: Role;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const membershipSchema = new Schema<MembershipDoc>(
+  {
+    workspaceId: { type: Schema.Types.ObjectId, required: true },
+    userId: { type: Schema.Types.ObjectId, required: true },
+    role: { type: String, enum: ROLES, required: true },
+  },
+  { timestamps: true },
+);
+membershipSchema.index({ workspaceId: 1, userId: 1 }, { unique: true });
+membershipSchema.index({ userId: 1 });
+
+export const Membership = mongoose.model<MembershipDoc>('Membership', membershipSchema);

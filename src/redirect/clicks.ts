@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import { Types, type AnyBulkWriteOperation } from 'mongoose';
+import UAParser from 'ua-parser-js';
+import { ClickBucket, type ClickBucketDoc, type ClickDimension } from '../models/click-bucket.ts';
+import { Link, type LinkDoc } from '../models/link.ts';
+
+export interface ClickFacts {
+  referrerHost: string;
+  device: string;
+  browser: string;
+  day: string;
+}
+
+/** Reduces a request to the facts analytics keeps (no IPs, no full referrer URLs). */
+export function clickFacts(headers: Headers, at = new Date()): ClickFacts {
+  let referrerHost = '(direct)';
+  const referrer = headers.get('referer');
+  if (referrer) {
+    try {
+      referrerHost = new URL(referrer).hostname.toLowerCase() || '(direct)';
+    } catch {
+      referrerHost = '(unknown)';
+    }
+  }
+  const ua = new UAParser(headers.get('user-agent') ?? '').getResult();
+  return {
+    referrerHost: referrerHost.slice(0, 253),
+    device: ua.device.type ?? 'desktop',
+    browser: (ua.browser.name ?? 'Other').slice(0, 64),
+    day: at.toISOString().slice(0, 10),
+  };
+}
+
+interface PendingBucket {
+  workspaceId: Types.ObjectId;
+  linkId: Types.ObjectId;
+  day: string;
+  dimension: ClickDimension;
+  value: string;
+  clicks: number;
+}
+
+/**
+ * Clicks are counted in memory and written once per interval: one $inc per link and one
+ * upserting $inc per (link, day, dimension, value) bucket. A redirect never waits on a write.
+ */
+export class ClickRecorder {
+  private linkClicks = new Map<string, number>();
+  /** Per link since start: clicks recorded and clicks written, for exact maxClicks on cached links. */
+  private recordedTotals = new Map<string, number>();
+  private flushedTotals = new Map<string, number>();
+  private buckets = new Map<string, PendingBucket>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  record(link: Pick<LinkDoc, '_id' | 'workspaceId'>, facts: ClickFacts): void {
+    const linkId = String(link._id);
+    this.linkClicks.set(linkId, (this.linkClicks.get(linkId) ?? 0) + 1);
+    this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
+    const dimensions: [ClickDimension, string][] = [
+      ['total', 'all'],
+      ['referrer', facts.referrerHost],
+      ['device', facts.device],
+      ['browser', facts.browser],
+    ];
+    for (const [dimension, value] of dimensions) {
+      const key = `${linkId}\u0000${facts.day}\u0000${dimension}\u0000${value}`;
+      const bucket = this.buckets.get(key);
+      if (bucket) bucket.clicks += 1;
+      else {
+        this.buckets.set(key, { workspaceId: link.workspaceId, linkId: link._id, day: facts.day, dimension, value, clicks: 1 });
+      }
+    }
+  }
+
+  /** How many of this link's clicks this instance has written so far: a mark taken when a link is read. */
+  flushedMark(linkId: string): number {
+    return this.flushedTotals.get(linkId) ?? 0;
+  }
+
+  /** Clicks recorded here that a link document read at `mark` does not include yet. */
+  unseenSince(linkId: string, mark: number): number {
+    return (this.recordedTotals.get(linkId) ?? 0) - mark;
+  }
+
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writePending());
+    return this.flushing;
+  }
+
+  private async writePending(): Promise<void> {
+    if (this.linkClicks.size === 0 && this.buckets.size === 0) return;
+    const linkClicks = this.linkClicks;
+    const buckets = [...this.buckets.values()];
+    this.linkClicks = new Map();
+    this.buckets = new Map();
+    try {
+      if (linkClicks.size > 0) {
+        await Link.bulkWrite(
+          [...linkClicks].map(([id, clicks]) => ({
+            updateOne: { filter: { _id: new Types.ObjectId(id) }, update: { $inc: { clicks } } },
+          })),
+          { ordered: false },
+        );
+      }
+      for (const [id, clicks] of linkClicks) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
+      await this.writeBuckets(buckets);
+    } catch (error) {
+      // Logged, not retried: a retry after a partial write would count clicks twice.
+      this.logger.error({ err: error, links: linkClicks.size, buckets: buckets.length }, 'click flush failed');
+    }
+  }
+
+  private async writeBuckets(buckets: PendingBucket[]): Promise<void> {
+    const ops: AnyBulkWriteOperation<ClickBucketDoc>[] = buckets.map((b) => ({
+      updateOne: {
+        filter: { linkId: b.linkId, day: b.day, dimension: b.dimension, value: b.value },
+        update: { $inc: { clicks: b.clicks }, $setOnInsert: { workspaceId: b.workspaceId } },
+        upsert: true,
+      },
+    }));
+    try {
+      await ClickBucket.bulkWrite(ops, { ordered: false });
+    } catch (error) {
+      // Two instances upserting the same new bucket: the loser gets 11000; its $inc is safe to redo.
+      const failed = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors ?? [];
+      if (failed.length === 0 || failed.some((e) => e.code !== 11000)) throw error;
+      await ClickBucket.bulkWrite(
+        failed.map((e) => ops[e.index]!),
+        { ordered: false },
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+}

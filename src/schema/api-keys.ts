@@ -1,0 +1,365 @@
+import { Types } from 'mongoose';
+import { permissionName, RESOURCES, keyAccess, type Scope } from '../auth/permissions.ts';
+import {
+  assertMintable,
+  insertApiKey,
+  MAX_GRACE_SECONDS,
+  rotateSecret,
+  validateKeySpec,
+  type KeySpecInput,
+} from '../domain/api-keys.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
+import type { Context } from '../context.ts';
+import { builder } from './builder.ts';
+import { AccessEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
+import { mutationErrors } from './errors.ts';
+import { parseGlobalId, toGlobalId } from './ids.ts';
+import { loadAll } from './loaders.ts';
+import { connectionNames, paginate } from './pagination.ts';
+import { UserRef } from './users.ts';
+import { WorkspaceRef } from './workspace-ref.ts';
+
+export const ScopeRef = builder.objectRef<Scope>('KeyScope').implement({
+  description: 'Access to one resource granted to a LIMITED key.',
+  fields: (t) => ({
+    resource: t.expose('resource', { type: ResourceEnum, description: 'The resource.' }),
+    access: t.expose('access', { type: AccessEnum, description: 'The access granted.' }),
+  }),
+});
+
+export const ScopeInput = builder.inputType('KeyScopeInput', {
+  description: 'Access to one resource for a LIMITED key.',
+  fields: (t) => ({
+    resource: t.field({ type: ResourceEnum, required: true, description: 'The resource.' }),
+    access: t.field({ type: AccessEnum, required: true, description: 'READ or WRITE (ANALYTICS: READ only).' }),
+  }),
+});
+
+export const ResourceAccessRef = builder.objectRef<{ resource: Scope['resource']; access: Scope['access'] }>('ResourceAccess').implement({
+  description: 'The access a key has to one resource, before workspace roles.',
+  fields: (t) => ({
+    resource: t.expose('resource', { type: ResourceEnum, description: 'The resource.' }),
+    access: t.expose('access', { type: AccessEnum, description: 'The access the key grants.' }),
+    permission: t.string({
+      description: 'The same as a permission name, e.g. `links:write` (`links:none` when none).',
+      resolve: (row) => permissionName(row.resource, row.access),
+    }),
+  }),
+});
+
+export const ApiKeyRef = builder.objectRef<ApiKeyDoc>('ApiKey');
+
+builder.node(ApiKeyRef, {
+  description: "An API key of the viewer's user. The secret itself is never readable: only its hint.",
+  authScopes: (doc, ctx) => ctx.key !== null && String(doc.userId) === ctx.key.userId,
+  id: { resolve: (doc) => String(doc._id) },
+  loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.apiKey, ids),
+  isTypeOf: (value) => value instanceof Object && 'secretHash' in value,
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'A name for people, e.g. "CI deploys".' }),
+    hint: t.exposeString('hint', { description: 'The start and end of the secret, e.g. `taapit_AbCd…wXyZ`, to recognise it.' }),
+    permission: t.expose('permission', { type: PermissionEnum, description: 'FULL, READ_ONLY or LIMITED.' }),
+    scopes: t.field({
+      type: [ScopeRef],
+      description: 'For LIMITED keys, the access per resource; empty for the others.',
+      resolve: (doc) => doc.scopes,
+    }),
+    access: t.field({
+      type: [ResourceAccessRef],
+      description: 'The access this key grants per resource (before workspace roles).',
+      resolve: (doc) => RESOURCES.map((resource) => ({ resource, access: keyAccess(doc, resource) })),
+    }),
+    workspaces: t.field({
+      type: [WorkspaceRef],
+      description: 'The workspaces this key is restricted to; empty means every workspace of the user.',
+      resolve: async (doc, _args, ctx) =>
+        (await loadAll(ctx.loaders.workspace, doc.workspaces.map(String))).filter((w) => w !== null),
+    }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working; null: never.' }),
+    allowedIps: t.exposeStringList('allowedIps', { description: 'IPs and CIDRs allowed to use the key; empty: any.' }),
+    rateLimit: t.int({
+      nullable: true,
+      description: 'Requests per minute allowed for this key; null: the server default.',
+      resolve: (doc) => doc.rateLimit ?? null,
+    }),
+    status: t.expose('status', { type: KeyStatusEnum, description: 'ACTIVE or DEACTIVATED.' }),
+    deactivatedAt: t.expose('deactivatedAt', { type: 'DateTime', nullable: true, description: 'When it was deactivated.' }),
+    previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'After a rotation with a grace period: when the previous secret stops working.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the key was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the key was last changed.' }),
+    lastUsedAt: t.expose('lastUsedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the key last authenticated a request (written in batches, a few seconds late).',
+    }),
+    lastUsedIp: t.string({ nullable: true, description: 'The address of that request.', resolve: (doc) => doc.lastUsedIp ?? null }),
+    usageCount: t.exposeInt('usageCount', { description: 'Requests authenticated with this key (a few seconds late).' }),
+    createdVia: t.string({
+      description: 'How the key was made: API (by another key), CLI, or BOOTSTRAP (the first-start demo key).',
+      resolve: (doc) => doc.createdVia,
+    }),
+    createdBy: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      description: 'The key that created this one, if it was created through the API and still exists.',
+      resolve: (doc, _args, ctx) => (doc.createdByKeyId ? ctx.loaders.apiKey.load(String(doc.createdByKeyId)) : null),
+    }),
+    user: t.field({
+      type: UserRef,
+      description: 'The owner of the key.',
+      resolve: async (doc, _args, ctx) => (await ctx.loaders.user.load(String(doc.userId)))!,
+    }),
+  }),
+});
+
+const ApiKeyFilter = builder.inputType('ApiKeyFilter', {
+  description: 'Narrows the list of keys.',
+  fields: (t) => ({
+    status: t.field({ type: KeyStatusEnum, description: 'Only keys with this status.' }),
+  }),
+});
+
+const keyConnection = connectionNames('ApiKey', 'API keys');
+
+builder.queryField('apiKeys', (t) =>
+  t.connection(
+    {
+      type: ApiKeyRef,
+      description: "The viewer's user's API keys, newest first (metadata only; needs FULL or READ_ONLY).",
+      authScopes: { keys: 'READ' },
+      args: { filter: t.arg({ type: ApiKeyFilter, description: 'Filters.' }) },
+      resolve: (_root, args, ctx) =>
+        paginate(
+          ApiKey,
+          { userId: new Types.ObjectId(ctx.key!.userId), ...(args.filter?.status ? { status: args.filter.status } : {}) },
+          { createdAt: -1 },
+          args,
+        ),
+    },
+    keyConnection.connection,
+    keyConnection.edge,
+  ),
+);
+
+builder.queryField('apiKey', (t) =>
+  t.field({
+    type: ApiKeyRef,
+    nullable: true,
+    description: "One of the viewer's user's keys by id; null for unknown ids and other users' keys.",
+    authScopes: { keys: 'READ' },
+    args: { id: t.arg.id({ required: true, description: 'The global id of the key.' }) },
+    resolve: (_root, args, ctx) => loadOwnKey(ctx, args.id),
+  }),
+);
+
+async function loadOwnKey(ctx: Context, globalId: string): Promise<ApiKeyDoc | null> {
+  const id = parseGlobalId(globalId, 'ApiKey');
+  return id ? ctx.loaders.apiKey.load(String(id)) : null;
+}
+
+async function requireOwnKey(ctx: Context, globalId: string): Promise<ApiKeyDoc> {
+  const doc = await loadOwnKey(ctx, globalId);
+  if (!doc) throw new NotFoundError('API key');
+  return doc;
+}
+
+function parseWorkspaceIds(ids: readonly string[] | null | undefined): Types.ObjectId[] | null {
+  if (!ids) return null;
+  return ids.map((globalId, index) => {
+    const id = parseGlobalId(globalId, 'Workspace');
+    if (!id) throw new ValidationError(`input.workspaceIds.${index}`, `"${globalId}" is not a Workspace id`);
+    return id;
+  });
+}
+
+const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  description: 'A new key. It can never exceed the key that creates it.',
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'A name for people (1–100 characters).' }),
+    permission: t.field({ type: PermissionEnum, required: true, description: 'FULL, READ_ONLY or LIMITED.' }),
+    scopes: t.field({ type: [ScopeInput], description: 'For LIMITED: the access per resource.' }),
+    workspaceIds: t.idList({ description: 'Restrict the key to these workspaces (global ids); omit for all.' }),
+    expiresAt: t.field({ type: 'DateTime', description: "When the key stops working (no later than the creating key's expiry)." }),
+    allowedIps: t.stringList({ description: 'IPs and CIDRs (IPv4/IPv6) allowed to use the key; omit for any.' }),
+    rateLimit: t.int({ description: 'Requests per minute for this key; omit for the server default.' }),
+  }),
+});
+
+const CreateApiKeyPayload = builder.objectRef<{ apiKey: ApiKeyDoc; secret: string }>('CreateApiKeyPayload').implement({
+  description: 'The created key and its secret.',
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyRef, description: 'The new key.', resolve: (p) => p.apiKey }),
+    secret: t.exposeString('secret', {
+      description: 'The full key (taapit_…). Shown this once and never again: store it now.',
+    }),
+  }),
+});
+
+builder.mutationField('createApiKey', (t) =>
+  t.field({
+    type: CreateApiKeyPayload,
+    description: "Creates a key for the viewer's user (FULL keys only). The secret is in the payload, once.",
+    authScopes: { keys: 'WRITE' },
+    errors: mutationErrors('CreateApiKey', [ValidationError]),
+    args: { input: t.arg({ type: CreateApiKeyInput, required: true, description: 'The key to create.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const key = ctx.key!;
+      const userId = new Types.ObjectId(key.userId);
+      const spec = await validateKeySpec(userId, { ...input, workspaceIds: parseWorkspaceIds(input.workspaceIds) });
+      assertMintable(key.grant, spec);
+      const created = await insertApiKey({
+        userId,
+        spec,
+        pepper: ctx.services.pepper,
+        createdVia: 'API',
+        createdByKeyId: new Types.ObjectId(key.id),
+      });
+      ctx.services.logger.info({ createdKeyId: String(created.doc._id) }, 'api key created');
+      return { apiKey: created.doc, secret: created.secret };
+    },
+  }),
+);
+
+const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
+  description: 'Changes to a key; omitted fields stay as they are. The result can never exceed the key making the change.',
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The global id of the key.' }),
+    name: t.string({ description: 'A new name.' }),
+    permission: t.field({ type: PermissionEnum, description: 'A new permission (give scopes with LIMITED).' }),
+    scopes: t.field({ type: [ScopeInput], description: 'New scopes (LIMITED keys).' }),
+    workspaceIds: t.idList({ description: 'A new workspace restriction; an empty list removes it.' }),
+    expiresAt: t.field({ type: 'DateTime', description: 'A new expiry.' }),
+    allowedIps: t.stringList({ description: 'New allowed IPs and CIDRs; an empty list allows any.' }),
+    rateLimit: t.int({ description: 'New requests per minute; null returns to the server default.' }),
+  }),
+});
+
+const ApiKeyPayload = builder.objectRef<{ apiKey: ApiKeyDoc }>('ApiKeyPayload').implement({
+  description: 'The key after the change.',
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyRef, description: 'The key.', resolve: (p) => p.apiKey }),
+  }),
+});
+
+builder.mutationField('updateApiKey', (t) =>
+  t.field({
+    type: ApiKeyPayload,
+    description: "Changes a key's name, permission, scopes, workspaces, expiry, allowed IPs or rate limit (FULL keys only).",
+    authScopes: { keys: 'WRITE' },
+    errors: mutationErrors('UpdateApiKey', [ValidationError, NotFoundError]),
+    args: { input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const key = ctx.key!;
+      const doc = await requireOwnKey(ctx, input.id);
+      const merged: KeySpecInput = {
+        name: input.name ?? doc.name,
+        permission: input.permission ?? doc.permission,
+        scopes: input.scopes ?? (input.permission && input.permission !== 'LIMITED' ? [] : doc.scopes),
+        workspaceIds: parseWorkspaceIds(input.workspaceIds) ?? doc.workspaces,
+        expiresAt: input.expiresAt === undefined ? doc.expiresAt : input.expiresAt,
+        allowedIps: input.allowedIps ?? doc.allowedIps,
+        rateLimit: input.rateLimit === undefined ? doc.rateLimit : input.rateLimit,
+      };
+      const spec = await validateKeySpec(doc.userId, merged);
+      assertMintable(key.grant, spec);
+      const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { new: true }).lean<ApiKeyDoc>().exec();
+      if (!updated) throw new NotFoundError('API key');
+      ctx.services.authenticator.invalidate(doc._id);
+      return { apiKey: updated };
+    },
+  }),
+);
+
+const RotateApiKeyInput = builder.inputType('RotateApiKeyInput', {
+  description: 'Which key to give a new secret, and how long the old secret keeps working.',
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The global id of the key.' }),
+    gracePeriodSeconds: t.int({
+      description: `Seconds the old secret keeps working (0 to ${MAX_GRACE_SECONDS}, default 0: refused at once).`,
+    }),
+  }),
+});
+
+builder.mutationField('rotateApiKey', (t) =>
+  t.field({
+    type: CreateApiKeyPayload,
+    description: 'Gives a key a new secret, returned once; the old secret works until the grace period ends (FULL keys only).',
+    authScopes: { keys: 'WRITE' },
+    errors: mutationErrors('RotateApiKey', [ValidationError, NotFoundError]),
+    args: { input: t.arg({ type: RotateApiKeyInput, required: true, description: 'The key and grace period.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const grace = input.gracePeriodSeconds ?? 0;
+      if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+        throw new ValidationError('input.gracePeriodSeconds', `gracePeriodSeconds must be from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
+      }
+      const doc = await requireOwnKey(ctx, input.id);
+      if (doc.status !== 'ACTIVE') throw new ValidationError('input.id', 'a deactivated key cannot be rotated; create a new key');
+      const rotated = await rotateSecret(doc, grace, ctx.services.pepper);
+      if (!rotated) throw new NotFoundError('API key');
+      ctx.services.authenticator.invalidate(doc._id);
+      return { apiKey: rotated.doc, secret: rotated.secret };
+    },
+  }),
+);
+
+const KeyIdInput = builder.inputType('ApiKeyIdInput', {
+  description: 'Identifies one key.',
+  fields: (t) => ({ id: t.id({ required: true, description: 'The global id of the key.' }) }),
+});
+
+builder.mutationField('deactivateApiKey', (t) =>
+  t.field({
+    type: ApiKeyPayload,
+    description:
+      'Deactivates a key for good: it is refused from the next request on. Any key may deactivate itself; FULL keys may deactivate the user\'s others.',
+    // Deactivating itself is always allowed (a leaked key can be killed with itself).
+    authScopes: (_root, args, ctx) =>
+      ctx.key !== null && String(parseGlobalId(args.input.id, 'ApiKey')) === ctx.key.id
+        ? { authenticated: true }
+        : { keys: 'WRITE' },
+    errors: mutationErrors('DeactivateApiKey', [NotFoundError]),
+    args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to deactivate.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const doc = await requireOwnKey(ctx, input.id);
+      const updated =
+        doc.status === 'DEACTIVATED'
+          ? doc
+          : await ApiKey.findOneAndUpdate(
+              { _id: doc._id },
+              { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } },
+              { new: true },
+            )
+              .lean<ApiKeyDoc>()
+              .exec();
+      ctx.services.authenticator.invalidate(doc._id);
+      if (!updated) throw new NotFoundError('API key');
+      return { apiKey: updated };
+    },
+  }),
+);
+
+const DeleteApiKeyPayload = builder.objectRef<{ deletedId: string }>('DeleteApiKeyPayload').implement({
+  description: 'The id of the deleted key.',
+  fields: (t) => ({ deletedId: t.exposeID('deletedId', { description: 'The global id the key had.' }) }),
+});
+
+builder.mutationField('deleteApiKey', (t) =>
+  t.field({
+    type: DeleteApiKeyPayload,
+    description: 'Deletes a key for good; it is refused from the next request on (FULL keys only).',
+    authScopes: { keys: 'WRITE' },
+    errors: mutationErrors('DeleteApiKey', [NotFoundError]),
+    args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to delete.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const doc = await requireOwnKey(ctx, input.id);
+      await ApiKey.deleteOne({ _id: doc._id });
+      ctx.services.authenticator.invalidate(doc._id);
+      return { deletedId: toGlobalId('ApiKey', doc._id) };
+    },
+  }),
+);

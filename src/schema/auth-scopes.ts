@@ -1,0 +1,101 @@
+import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import { AuthScopeFailureType, type AuthFailure, type ForbiddenResult } from '@pothos/plugin-scope-auth';
+import {
+  atLeast,
+  canReadKeys,
+  canWriteKeys,
+  effectiveAccess,
+  keyAccess,
+  keyAllowsWorkspace,
+  permissionName,
+
+  type Access,
+  type Resource,
+} from '../auth/permissions.ts';
+import type { Context } from '../context.ts';
+
+interface AccessParam {
+  resource: Resource;
+  level: Access;
+}
+
+/** The scope loaders: synchronous where the key alone decides, one cached membership query otherwise. */
+export function authScopesFor(ctx: Context) {
+  const key = ctx.key;
+  return {
+    authenticated: key !== null,
+    keys: (level: 'READ' | 'WRITE') => key !== null && (level === 'READ' ? canReadKeys(key.grant) : canWriteKeys(key.grant)),
+    access: ({ resource, level }: AccessParam) => key !== null && atLeast(keyAccess(key.grant, resource), level),
+    workspaceRole: async ({ workspaceId, resource, level }: AccessParam & { workspaceId: string }) => {
+      if (!key) return false;
+      const role = (await ctx.memberships()).get(workspaceId);
+      if (!role || !keyAllowsWorkspace(key.grant, workspaceId)) return true; // invisible: resolver answers NOT_FOUND
+      return atLeast(effectiveAccess(key.grant, resource, workspaceId, role), level);
+    },
+    visibleWorkspace: async (workspaceId: string) => {
+      if (!key || !keyAllowsWorkspace(key.grant, workspaceId)) return false;
+      return (await ctx.memberships()).has(workspaceId);
+    },
+  };
+}
+
+/** The permission a failed check was missing, e.g. `links:write`; null when not a permission. */
+function requiredPermission(failure: AuthFailure): string | null {
+  switch (failure.kind) {
+    case AuthScopeFailureType.AuthScope: {
+      if (failure.scope === 'keys') return permissionName('KEYS', failure.parameter as Access);
+      if (failure.scope === 'access' || failure.scope === 'workspaceRole') {
+        const { resource, level } = failure.parameter as AccessParam;
+        return permissionName(resource, level);
+      }
+      return null;
+    }
+    case AuthScopeFailureType.AllAuthScopes:
+    case AuthScopeFailureType.AnyAuthScopes:
+      for (const inner of failure.failures) {
+        const found = requiredPermission(inner);
+        if (found) return found;
+      }
+      return null;
+    default:
+      return null;
+  }
+}
+
+function failedScope(failure: AuthFailure): string | null {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return failure.scope;
+  if (failure.kind === AuthScopeFailureType.AllAuthScopes || failure.kind === AuthScopeFailureType.AnyAuthScopes) {
+    for (const inner of failure.failures) {
+      const found = failedScope(inner);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+export function forbidden(permission: string, message?: string): GraphQLError {
+  return new GraphQLError(message ?? `This API key lacks the ${permission} permission needed here.`, {
+    extensions: { code: 'FORBIDDEN', requiredPermission: permission },
+  });
+}
+
+/** SPEC 4: FORBIDDEN with the missing permission named in the message and in extensions. */
+export function unauthorizedError(_parent: unknown, ctx: Context, info: GraphQLResolveInfo, result: ForbiddenResult) {
+  if (!ctx.key) {
+    return new GraphQLError('Missing API key: only introspection works without one.', {
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+  }
+  const permission = requiredPermission(result.failure);
+  const scope = failedScope(result.failure);
+  const field = `${info.parentType.name}.${info.fieldName}`;
+  if (permission && scope === 'workspaceRole') {
+    return forbidden(
+      permission,
+      `Your role in this workspace does not allow ${permission} (needed by ${field}); ask a workspace owner.`,
+    );
+  }
+  if (permission) return forbidden(permission, `This API key lacks the ${permission} permission needed by ${field}.`);
+  return forbidden('workspace:access', `This API key may not access this object (${field}).`);
+}
+

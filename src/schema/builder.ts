@@ -1,0 +1,88 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import type { Access, Resource } from '../auth/permissions.ts';
+import type { Context } from '../context.ts';
+import { authScopesFor, unauthorizedError } from './auth-scopes.ts';
+
+export interface AccessScope {
+  resource: Resource;
+  level: Access;
+}
+
+export interface WorkspaceRoleScope extends AccessScope {
+  workspaceId: string;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  DefaultFieldNullability: false;
+  DefaultAuthStrategy: 'all';
+  AuthScopes: {
+    /** Any valid key. */
+    authenticated: boolean;
+    /** Key management: READ lists the user's keys, WRITE creates and changes them. */
+    keys: 'READ' | 'WRITE';
+    /** The key's own access to a resource, before any workspace role. */
+    access: AccessScope;
+    /** The user's role in a workspace allows `level` on `resource` (invisible workspaces pass: the resolver answers NOT_FOUND). */
+    workspaceRole: WorkspaceRoleScope;
+    /** The key may see this workspace: the user is a member and the key is not restricted away from it. */
+    visibleWorkspace: string;
+  };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    ID: { Input: string; Output: string };
+  };
+}>({
+  defaultFieldNullability: false,
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  scopeAuth: {
+    defaultStrategy: 'all',
+    authScopes: authScopesFor,
+    unauthorizedError,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodesQueryOptions: false,
+    nodeQueryOptions: {
+      description: 'Fetches any object by its global id; objects the key may not see answer null, exactly like ids that do not exist.',
+      args: { id: { description: 'The global id of the object.' } },
+    },
+    nodeTypeOptions: { description: 'An object with a global id, fetchable with `node(id:)`.' },
+    idFieldOptions: { description: 'The global id of this object.' },
+    pageInfoTypeOptions: { description: 'Where a page of a connection sits in the whole list.' },
+    hasNextPageFieldOptions: { description: 'True when more items follow this page.' },
+    hasPreviousPageFieldOptions: { description: 'True when items precede this page.' },
+    startCursorFieldOptions: { description: 'The cursor of the first item of this page.' },
+    endCursorFieldOptions: { description: 'The cursor of the last item of this page; pass it as `after` for the next page.' },
+    cursorFieldOptions: { description: 'An opaque cursor for this item.' },
+    nodeFieldOptions: { description: 'The item.' },
+    edgesFieldOptions: { description: 'The items of this page with their cursors.' },
+    pageInfoFieldOptions: { description: 'Paging information.' },
+    firstArgOptions: { description: 'How many items to return after `after` (1 to 100, default 20).' },
+    afterArgOptions: { description: 'Return items after this cursor.' },
+    lastArgOptions: { description: 'How many items to return before `before` (1 to 100).' },
+    beforeArgOptions: { description: 'Return items before this cursor.' },
+  },
+  errors: { defaultTypes: [] },
+});
+
+builder.scalarType('DateTime', {
+  description: 'An instant in time, as an ISO 8601 string in UTC (e.g. 2026-01-31T12:00:00.000Z).',
+  serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
+  parseValue: (value) => {
+    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
+      throw new TypeError('DateTime must be an ISO 8601 string such as 2026-01-31T12:00:00Z');
+    }
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw new TypeError(`"${value}" is not a valid date`);
+    return date;
+  },
+});
+
+builder.queryType({ description: 'Everything a key can read. Every field needs a valid API key unless noted.' });
+builder.mutationType({ description: 'Everything a key can change. Each mutation takes one `input` argument.' });

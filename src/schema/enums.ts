@@ -1,0 +1,45 @@
+import { RESOURCES, type Access, type Permission, type Resource, type Role } from '../auth/permissions.ts';
+import type { KeyStatus } from '../models/api-key.ts';
+import { builder } from './builder.ts';
+
+export const ResourceEnum = builder.enumType('Resource', {
+  description: 'A kind of data a key can be granted access to.',
+  values: Object.fromEntries(
+    RESOURCES.map((r) => [r, { value: r, description: `${r[0]}${r.slice(1).toLowerCase()}${r === 'ANALYTICS' ? ' (READ at most)' : ''}.` }]),
+  ) as Record<Resource, { value: Resource; description: string }>,
+});
+
+export const AccessEnum = builder.enumType('Access', {
+  description: 'An access level; WRITE implies READ.',
+  values: {
+    NONE: { value: 'NONE' as Access, description: 'No access.' },
+    READ: { value: 'READ' as Access, description: 'Read only.' },
+    WRITE: { value: 'WRITE' as Access, description: 'Read and write.' },
+  },
+});
+
+export const PermissionEnum = builder.enumType('Permission', {
+  description: 'The permission level of an API key.',
+  values: {
+    FULL: { value: 'FULL' as Permission, description: 'Reads and writes everything and manages the user\'s keys.' },
+    READ_ONLY: { value: 'READ_ONLY' as Permission, description: 'Reads everything and lists keys; writes nothing.' },
+    LIMITED: { value: 'LIMITED' as Permission, description: 'Only what its scopes grant; no key management.' },
+  },
+});
+
+export const RoleEnum = builder.enumType('Role', {
+  description: "A user's role in a workspace.",
+  values: {
+    OWNER: { value: 'OWNER' as Role, description: 'Everything, including domains, members, settings and deletion.' },
+    MEMBER: { value: 'MEMBER' as Role, description: 'Reads everything; writes links and projects.' },
+    VIEWER: { value: 'VIEWER' as Role, description: 'Reads everything; writes nothing.' },
+  },
+});
+
+export const KeyStatusEnum = builder.enumType('ApiKeyStatus', {
+  description: 'Whether a key can be used.',
+  values: {
+    ACTIVE: { value: 'ACTIVE' as KeyStatus, description: 'Usable (unless expired).' },
+    DEACTIVATED: { value: 'DEACTIVATED' as KeyStatus, description: 'Refused with 401; cannot be re-activated.' },
+  },
+});

@@ -1,0 +1,55 @@
+import { GraphQLError } from 'graphql';
+import { resolveOffsetConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
+import type { Model, QueryFilter, SortOrder } from 'mongoose';
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+export function assertPageSize(args: DefaultConnectionArguments): void {
+  for (const name of ['first', 'last'] as const) {
+    const value = args[name];
+    if (value !== null && value !== undefined && (value < 0 || value > MAX_PAGE_SIZE)) {
+      throw new GraphQLError(`"${name}" must be between 0 and ${MAX_PAGE_SIZE}; page through larger lists with "after".`, {
+        extensions: { code: 'BAD_USER_INPUT', argument: name },
+      });
+    }
+  }
+}
+
+/**
+ * One page of a MongoDB query as a Relay connection. Cursors are offsets (documented in the
+ * README); totalCount is a thunk so the count query runs only when the field is selected.
+ */
+export async function paginate<T>(
+  model: Model<T>,
+  filter: QueryFilter<T>,
+  sort: Record<string, SortOrder>,
+  args: DefaultConnectionArguments,
+) {
+  assertPageSize(args);
+  const connection = await resolveOffsetConnection(
+    { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
+    ({ offset, limit }) =>
+      model
+        .find(filter)
+        .sort({ ...sort, _id: -1 })
+        .skip(offset)
+        .limit(limit)
+        .lean<T[]>()
+        .exec(),
+  );
+  return { ...connection, totalCount: () => model.countDocuments(filter).exec() };
+}
+
+export function connectionNames(typeName: string, plural: string) {
+  return {
+    connection: {
+      name: `${typeName}Connection`,
+      description: `A page of ${plural}.`,
+    },
+    edge: {
+      name: `${typeName}Edge`,
+      description: `One of the ${plural} in a page, with its cursor.`,
+    },
+  };
+}

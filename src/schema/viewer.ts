@@ -1,0 +1,86 @@
+import { RESOURCES, effectiveAccess, keyAccess, type Role } from '../auth/permissions.ts';
+import type { AuthenticatedKey } from '../auth/authenticate.ts';
+import type { WorkspaceDoc } from '../models/workspace.ts';
+import { requestStore } from '../logger.ts';
+import { ApiKeyRef, ResourceAccessRef } from './api-keys.ts';
+import { builder } from './builder.ts';
+import { loadAll } from './loaders.ts';
+import { RoleEnum } from './enums.ts';
+import { UserRef } from './users.ts';
+import { WorkspaceRef } from './workspace-ref.ts';
+
+const RateLimitRef = builder.objectRef<{ limit: number; remaining: number; resetSeconds: number }>('RateLimit').implement({
+  description: "The calling key's rate limit, as of this request (also sent as RateLimit-* headers).",
+  fields: (t) => ({
+    limit: t.exposeInt('limit', { description: 'Requests allowed per one-minute window.' }),
+    remaining: t.exposeInt('remaining', { description: 'Requests left in the current window.' }),
+    resetSeconds: t.exposeInt('resetSeconds', { description: 'Seconds until the window resets.' }),
+  }),
+});
+
+const WorkspaceAccessRef = builder
+  .objectRef<{ workspace: WorkspaceDoc; role: Role; key: AuthenticatedKey }>('WorkspaceAccess')
+  .implement({
+    description: "The key's effective access in one workspace: its scopes intersected with the user's role there.",
+    fields: (t) => ({
+      workspace: t.field({ type: WorkspaceRef, description: 'The workspace.', resolve: (row) => row.workspace }),
+      role: t.expose('role', { type: RoleEnum, description: "The user's role in it." }),
+      access: t.field({
+        type: [ResourceAccessRef],
+        description: 'Effective access per resource in this workspace.',
+        resolve: (row) =>
+          RESOURCES.map((resource) => ({
+            resource,
+            access: effectiveAccess(row.key.grant, resource, String(row.workspace._id), row.role),
+          })),
+      }),
+    }),
+  });
+
+const ViewerRef = builder.objectRef<AuthenticatedKey>('Viewer').implement({
+  description: 'The calling key, its user and what it may do. Querying it is how a key is validated.',
+  authScopes: { authenticated: true },
+  fields: (t) => ({
+    key: t.field({ type: ApiKeyRef, description: 'The calling key (metadata only).', resolve: (key) => key.doc }),
+    user: t.field({
+      type: UserRef,
+      description: 'The user the key belongs to.',
+      resolve: async (key, _args, ctx) => (await ctx.loaders.user.load(key.userId))!,
+    }),
+    permissions: t.field({
+      type: [ResourceAccessRef],
+      description: 'The access the key grants per resource, before workspace roles.',
+      resolve: (key) => RESOURCES.map((resource) => ({ resource, access: keyAccess(key.grant, resource) })),
+    }),
+    workspaces: t.field({
+      type: [WorkspaceAccessRef],
+      description: 'Every workspace the key can reach, with its effective access there.',
+      resolve: async (key, _args, ctx) => {
+        const [memberships, visible] = await Promise.all([ctx.memberships(), ctx.loaders.visibleWorkspaces()]);
+        const workspaces = await loadAll(ctx.loaders.workspace, [...visible]);
+        return workspaces.flatMap((workspace) =>
+          workspace ? [{ workspace, role: memberships.get(String(workspace._id))!, key }] : [],
+        );
+      },
+    }),
+    rateLimit: t.field({
+      type: RateLimitRef,
+      description: "The key's rate limit as of this request.",
+      resolve: (key, _args, ctx) =>
+        requestStore.getStore()?.rateLimit ?? {
+          limit: key.rateLimit ?? ctx.services.config.rateLimitPerMinute,
+          remaining: key.rateLimit ?? ctx.services.config.rateLimitPerMinute,
+          resetSeconds: 60,
+        },
+    }),
+  }),
+});
+
+builder.queryField('viewer', (t) =>
+  t.field({
+    type: ViewerRef,
+    description: 'The calling key, its user and effective permissions: the way to validate a key.',
+    authScopes: { authenticated: true },
+    resolve: (_root, _args, ctx) => ctx.key!,
+  }),
+);

@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import { KeyAuthenticator } from './auth/authenticate.ts';
+import { MemoryRateLimiter, MongoRateLimiter, type RateLimiter } from './auth/rate-limit.ts';
+import { UsageRecorder } from './auth/usage.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/connection.ts';
+import { ClickRecorder } from './redirect/clicks.ts';
+import { LinkCache } from './redirect/link-cache.ts';
+import { systemTxtResolver, type TxtResolver } from './domain/dns.ts';
+
+/** Long-lived collaborators shared by every request of one server instance. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  pepper: string;
+  authenticator: KeyAuthenticator;
+  usage: UsageRecorder;
+  rateLimiter: RateLimiter;
+  clicks: ClickRecorder;
+  linkCache: LinkCache;
+  txtResolver: TxtResolver;
+}
+
+export function createServices(
+  config: Config,
+  logger: Logger,
+  db: Database,
+  pepper: string,
+  overrides: Partial<Pick<Services, 'txtResolver' | 'rateLimiter'>> = {},
+): Services {
+  const clicks = new ClickRecorder(config.clickFlushMs, logger);
+  return {
+    config,
+    logger,
+    db,
+    pepper,
+    authenticator: new KeyAuthenticator({
+      pepper,
+      cacheTtlMs: config.keyCacheTtlMs,
+      maxEntries: config.keyCacheMaxEntries,
+    }),
+    usage: new UsageRecorder(config.usageFlushMs, logger),
+    rateLimiter: overrides.rateLimiter ?? (config.rateLimitStore === 'mongo' ? new MongoRateLimiter() : new MemoryRateLimiter()),
+    clicks,
+    linkCache: new LinkCache(config.keyCacheTtlMs, (linkId) => clicks.flushedMark(linkId)),
+    txtResolver: overrides.txtResolver ?? systemTxtResolver,
+  };
+}
+
+/** Starts background flushers. */
+export function startServices(services: Services): void {
+  services.usage.start();
+  services.clicks.start();
+}
+
+/** Flushes batched writes; call before closing the database. */
+export async function stopServices(services: Services): Promise<void> {
+  await Promise.all([services.usage.stop(), services.clicks.stop()]);
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import mongoose, { Types } from 'mongoose';
+import { afterAll, beforeAll, inject } from 'vitest';
+import type { Permission, Role, Scope } from '../src/auth/permissions.ts';
+import { loadConfig, type Config } from '../src/config.ts';
+import { connectMongoose, databaseFromConnection, type Database } from '../src/db/connection.ts';
+import { insertApiKey, type KeySpec } from '../src/domain/api-keys.ts';
+import { createLogger } from '../src/logger.ts';
+import { ensureIndexes } from '../src/models/index.ts';
+import { User, type UserDoc } from '../src/models/user.ts';
+import { Membership, Workspace, type WorkspaceDoc } from '../src/models/workspace.ts';
+import { toGlobalId } from '../src/schema/ids.ts';
+import { createServices, startServices, stopServices, type Services } from '../src/services.ts';
+import { createApp, type App } from '../src/yoga.ts';
+
+export const TEST_PEPPER = 'test-pepper-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+/** Builds the URI of a database on the server under test. */
+export function testDbUri(dbName: string): string {
+  const base = inject('mongoBase');
+  if (base.kind === 'ferretdb') return `${base.uri}/${dbName}?directConnection=true&retryWrites=false`;
+  const url = new URL(base.uri);
+  url.pathname = `/${dbName}`;
+  return url.toString();
+}
+
+export function isFerret(): boolean {
+  return inject('mongoBase').kind === 'ferretdb';
+}
+
+/** Connects this test file to a fresh database, dropped after the file. */
+export function useTestDatabase(): { db: () => Database; commands: string[] } {
+  let db: Database | undefined;
+  const commands: string[] = [];
+  beforeAll(async () => {
+    const name = `t_${randomBytes(6).toString('hex')}`;
+    const connection = await connectMongoose(testDbUri(name), { ferret: isFerret(), timeoutMs: 10_000, monitorCommands: true });
+    connection.getClient().on('commandStarted', (event) => commands.push(event.commandName));
+    await ensureIndexes();
+    db = databaseFromConnection(isFerret() ? 'ferretdb' : 'mongodb', connection);
+  });
+  afterAll(async () => {
+    await mongoose.connection.db?.dropDatabase().catch(() => {});
+    await mongoose.disconnect();
+  });
+  return { db: () => db!, commands };
+}
+
+/** Counts the data commands (not handshakes or pings) that `run` sends. */
+export async function countQueries(commands: string[], run: () => Promise<unknown>): Promise<{ count: number; names: string[] }> {
+  const before = commands.length;
+  await run();
+  const names = commands.slice(before).filter((name) => !['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'].includes(name));
+  return { count: names.length, names };
+}
+
+export class LogCapture extends Writable {
+  lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, done: () => void) {
+    this.lines.push(chunk.toString());
+    done();
+  }
+  get text() {
+    return this.lines.join('');
+  }
+}
+
+export interface TestApp {
+  app: App;
+  services: Services;
+  logs: LogCapture;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ API_KEY_PEPPER: TEST_PEPPER, SHORT_DOMAIN: 'tpt.test', LOG_LEVEL: 'info', ...env });
+}
+
+export function createTestApp(db: Database, env: Record<string, string> = {}, overrides: Parameters<typeof createServices>[4] = {}): TestApp {
+  const config = testConfig(env);
+  const logs = new LogCapture();
+  const services = createServices(config, createLogger(config.logLevel, logs), db, TEST_PEPPER, overrides);
+  startServices(services);
+  return {
+    app: createApp(services),
+    services,
+    logs,
+    config,
+    close: () => stopServices(services),
+  };
+}
+
+export interface GqlResult<T = any> {
+  status: number;
+  headers: Headers;
+  body: { data?: T; errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[] };
+}
+
+/** One GraphQL call through app.fetch, in process. */
+export async function gql<T = any>(
+  app: App,
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: { key?: string | null; authorization?: string; ip?: string } = {},
+): Promise<GqlResult<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
+  if (options.authorization) headers.authorization = options.authorization;
+  else if (options.key) headers.authorization = `Bearer ${options.key}`;
+  const response = await app.fetch(
+    new Request('http://tpt.test/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) }),
+    { clientIp: options.ip ?? '127.0.0.1' },
+  );
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
+/** Serves the app on a real loopback socket. */
+export async function listenOnSocket(app: App): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+let counter = 0;
+
+export async function makeUser(name = 'user'): Promise<UserDoc> {
+  counter += 1;
+  return (await User.create({ name, email: `${name}-${counter}-${randomBytes(3).toString('hex')}@example.com` })).toObject();
+}
+
+export async function makeWorkspace(owner: UserDoc, name = 'workspace', members: [UserDoc, Role][] = []): Promise<WorkspaceDoc> {
+  const workspace = (await Workspace.create({ name, createdByUserId: owner._id })).toObject();
+  await Membership.create({ workspaceId: workspace._id, userId: owner._id, role: 'OWNER' });
+  for (const [user, role] of members) await Membership.create({ workspaceId: workspace._id, userId: user._id, role });
+  return workspace;
+}
+
+export async function makeKey(
+  user: UserDoc,
+  permission: Permission = 'FULL',
+  extra: Partial<KeySpec> & { scopes?: Scope[] } = {},
+): Promise<{ secret: string; id: string; globalId: string }> {
+  const created = await insertApiKey({
+    userId: user._id,
+    pepper: TEST_PEPPER,
+    createdVia: 'CLI',
+    spec: {
+      name: `${permission} key`,
+      permission,
+      scopes: [],
+      workspaces: [],
+      expiresAt: null,
+      allowedIps: [],
+      rateLimit: null,
+      ...extra,
+    },
+  });
+  return { secret: created.secret, id: String(created.doc._id), globalId: toGlobalId('ApiKey', created.doc._id) };
+}
+
+export const gid = (typename: string, id: Types.ObjectId | string) => toGlobalId(typename, id);

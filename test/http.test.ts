@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, gql, listenOnSocket, makeKey, makeUser, useTestDatabase, type TestApp } from './helpers.ts';
+
+const { db } = useTestDatabase();
+let t: TestApp;
+let socket: Awaited<ReturnType<typeof listenOnSocket>>;
+let key: string;
+
+beforeAll(async () => {
+  t = createTestApp(db());
+  socket = await listenOnSocket(t.app);
+  key = (await makeKey(await makeUser())).secret;
+});
+afterAll(async () => {
+  await socket.close();
+  await t.close();
+});
+
+describe('HTTP surface over a real socket', () => {
+  it('GET /healthz answers 200 without touching the database', async () => {
+    const response = await fetch(`${socket.url}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('GET /readyz pings the database', async () => {
+    const response = await fetch(`${socket.url}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready' });
+  });
+
+  it('GET /graphql from a browser serves GraphiQL with the Authorization header template', async () => {
+    const response = await fetch(`${socket.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    const html = await response.text();
+    expect(html).toContain('Bearer taapit_');
+    expect(html).toContain('taapit-api');
+  });
+
+  it('echoes a caller-supplied X-Request-Id and logs it with the key id, never the Authorization header', async () => {
+    const response = await fetch(`${socket.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': 'trace-abc.123' },
+      body: JSON.stringify({ query: '{ viewer { key { name } } }' }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-request-id')).toBe('trace-abc.123');
+    const line = t.logs.lines.map((l) => JSON.parse(l)).find((l) => l.requestId === 'trace-abc.123');
+    expect(line).toMatchObject({ msg: 'request', status: 200, path: '/graphql' });
+    expect(line.keyId).toMatch(/^[0-9a-f]{24}$/);
+    expect(t.logs.text).not.toContain(key);
+  });
+
+  it('request-level authentication failure: HTTP 401, no data, UNAUTHENTICATED', async () => {
+    const response = await fetch(`${socket.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ viewer { key { name } } }' }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('Bearer');
+    const body = await response.json();
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('authenticated responses carry RateLimit-* and X-RateLimit-* headers', async () => {
+    const result = await gql(t.app, '{ viewer { rateLimit { limit remaining resetSeconds } } }', {}, { key });
+    expect(result.status).toBe(200);
+    for (const prefix of ['RateLimit', 'X-RateLimit']) {
+      expect(result.headers.get(`${prefix}-Limit`)).toBe('600');
+      expect(Number(result.headers.get(`${prefix}-Remaining`))).toBeLessThan(600);
+      expect(Number(result.headers.get(`${prefix}-Reset`))).toBeGreaterThan(0);
+    }
+    expect(result.body.data.viewer.rateLimit.limit).toBe(600);
+  });
+
+  it('invalid GraphQL is a 400 with a clear message, never a stack trace', async () => {
+    const result = await gql(t.app, '{ viewer { nope } }', {}, { key });
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.message).toContain('Cannot query field "nope"');
+    expect(JSON.stringify(result.body)).not.toMatch(/\bat \S+:\d+/);
+  });
+});
