@@ -119,7 +119,10 @@ export async function insertApiKey(options: {
   return { doc: created.toObject(), secret };
 }
 
-/** A new secret for a key; the old one keeps working for graceSeconds (0: refused at once). */
+/**
+ * A new secret for a key; the old one keeps working for graceSeconds (0: refused at once).
+ * The old hash is kept either way, so a rotated-out secret is told "rotated", not "unknown".
+ */
 export async function rotateSecret(
   doc: ApiKeyDoc,
   graceSeconds: number,
@@ -127,14 +130,14 @@ export async function rotateSecret(
   now = new Date(),
 ): Promise<CreatedKey | null> {
   const secret = generateApiKey();
-  const graceEnd = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000) : null;
+  const graceEnd = new Date(now.getTime() + graceSeconds * 1000);
   const updated = await ApiKey.findOneAndUpdate(
     { _id: doc._id, secretHash: doc.secretHash },
     {
       $set: {
         secretHash: hashApiKey(secret, pepper),
         hint: keyHint(secret),
-        previousSecretHash: graceEnd ? doc.secretHash : null,
+        previousSecretHash: doc.secretHash,
         previousSecretExpiresAt: graceEnd,
       },
     },

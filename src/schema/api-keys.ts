@@ -130,6 +130,7 @@ builder.queryField('apiKeys', (t) =>
   t.connection(
     {
       type: ApiKeyRef,
+      nullable: true,
       description: "The viewer's user's API keys, newest first (metadata only; needs FULL or READ_ONLY).",
       authScopes: { keys: 'READ' },
       args: { filter: t.arg({ type: ApiKeyFilter, description: 'Filters.' }) },
@@ -203,6 +204,7 @@ const CreateApiKeyPayload = builder.objectRef<{ apiKey: ApiKeyDoc; secret: strin
 builder.mutationField('createApiKey', (t) =>
   t.field({
     type: CreateApiKeyPayload,
+    nullable: true,
     description: "Creates a key for the viewer's user (FULL keys only). The secret is in the payload, once.",
     authScopes: { keys: 'WRITE' },
     errors: mutationErrors('CreateApiKey', [ValidationError]),
@@ -249,6 +251,7 @@ const ApiKeyPayload = builder.objectRef<{ apiKey: ApiKeyDoc }>('ApiKeyPayload').
 builder.mutationField('updateApiKey', (t) =>
   t.field({
     type: ApiKeyPayload,
+    nullable: true,
     description: "Changes a key's name, permission, scopes, workspaces, expiry, allowed IPs or rate limit (FULL keys only).",
     authScopes: { keys: 'WRITE' },
     errors: mutationErrors('UpdateApiKey', [ValidationError, NotFoundError]),
@@ -288,6 +291,7 @@ const RotateApiKeyInput = builder.inputType('RotateApiKeyInput', {
 builder.mutationField('rotateApiKey', (t) =>
   t.field({
     type: CreateApiKeyPayload,
+    nullable: true,
     description: 'Gives a key a new secret, returned once; the old secret works until the grace period ends (FULL keys only).',
     authScopes: { keys: 'WRITE' },
     errors: mutationErrors('RotateApiKey', [ValidationError, NotFoundError]),
@@ -315,6 +319,7 @@ const KeyIdInput = builder.inputType('ApiKeyIdInput', {
 builder.mutationField('deactivateApiKey', (t) =>
   t.field({
     type: ApiKeyPayload,
+    nullable: true,
     description:
       'Deactivates a key for good: it is refused from the next request on. Any key may deactivate itself; FULL keys may deactivate the user\'s others.',
     // Deactivating itself is always allowed (a leaked key can be killed with itself).
@@ -351,6 +356,7 @@ const DeleteApiKeyPayload = builder.objectRef<{ deletedId: string }>('DeleteApiK
 builder.mutationField('deleteApiKey', (t) =>
   t.field({
     type: DeleteApiKeyPayload,
+    nullable: true,
     description: 'Deletes a key for good; it is refused from the next request on (FULL keys only).',
     authScopes: { keys: 'WRITE' },
     errors: mutationErrors('DeleteApiKey', [NotFoundError]),

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { resolveOffsetConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
 import type { Model, QueryFilter, SortOrder } from 'mongoose';
+import { builder } from './builder.ts';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -53,3 +54,10 @@ export function connectionNames(typeName: string, plural: string) {
     },
   };
 }
+
+builder.globalConnectionField('totalCount', (t) =>
+  t.int({
+    description: 'The number of items in the whole list, across all pages (counted only when selected).',
+    resolve: (connection) => (connection as { totalCount?: () => Promise<number> }).totalCount?.() ?? 0,
+  }),
+);
