@@ -34,3 +34,11 @@ export class ConflictError extends Error {
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 }
+
+export class VerificationFailedError extends Error {
+  readonly code = 'VERIFICATION_FAILED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'VerificationFailedError';
+  }
+}

@@ -54,7 +54,8 @@ const PUBLIC_ROOT_FIELDS = new Set<string>(['Query.node']);
 // Plain value types that hold no workspace data of their own and are reached only through guarded fields.
 const VALUE_TYPES = new Set([
   'Query', 'Mutation', 'PageInfo', 'KeyScope', 'ResourceAccess', 'RateLimit', 'WorkspaceAccess',
-  'ValidationError', 'NotFoundError', 'ConflictError',
+  'ValidationError', 'NotFoundError', 'ConflictError', 'VerificationFailedError',
+  'ClickBreakdown', 'DailyClicks', 'DomainVerification', 'Utm',
 ]);
 
 describe('auth coverage', () => {

@@ -16,7 +16,7 @@ import { AccessEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums
 import { mutationErrors } from './errors.ts';
 import { parseGlobalId, toGlobalId } from './ids.ts';
 import { loadAll } from './loaders.ts';
-import { connectionNames, paginate } from './pagination.ts';
+import { connectionType, paginate } from './pagination.ts';
 import { UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
@@ -124,7 +124,7 @@ const ApiKeyFilter = builder.inputType('ApiKeyFilter', {
   }),
 });
 
-const keyConnection = connectionNames('ApiKey', 'API keys');
+const keyConnection = connectionType(ApiKeyRef, 'ApiKey', 'API keys');
 
 builder.queryField('apiKeys', (t) =>
   t.connection(
@@ -142,8 +142,7 @@ builder.queryField('apiKeys', (t) =>
           args,
         ),
     },
-    keyConnection.connection,
-    keyConnection.edge,
+    keyConnection,
   ),
 );
 

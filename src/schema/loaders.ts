@@ -50,6 +50,15 @@ export function createLoaders(scope: LoaderScope) {
     project: batch<ProjectDoc>(Project, inVisibleWorkspace),
     link: batch<LinkDoc>(Link, inVisibleWorkspace),
     domain: batch<DomainDoc>(Domain, inVisibleWorkspace),
+    /** Custom domains by hostname (a link's domain), visible ones only. */
+    domainByHost: new DataLoader<string, DomainDoc | null>(async (hosts) => {
+      const [docs, workspaces] = await Promise.all([
+        Domain.find({ hostname: { $in: [...hosts] } }).lean<DomainDoc[]>().exec(),
+        visibleWorkspaces(),
+      ]);
+      const byHost = new Map(docs.filter((doc) => inVisibleWorkspace(doc, workspaces)).map((doc) => [doc.hostname, doc]));
+      return hosts.map((host) => byHost.get(host) ?? null);
+    }),
     /** Keys are visible to their own user only. */
     apiKey: batch<ApiKeyDoc>(ApiKey, (doc) => scope.key !== null && String(doc.userId) === scope.key.userId),
     /** Users are reached only through guarded parents (viewer, members, link creators). */

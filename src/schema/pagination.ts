@@ -1,7 +1,10 @@
 import { GraphQLError } from 'graphql';
 import { resolveOffsetConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
 import type { Model, QueryFilter, SortOrder } from 'mongoose';
+import type { ObjectRef, SchemaTypes } from '@pothos/core';
 import { builder } from './builder.ts';
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : SchemaTypes;
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -42,17 +45,12 @@ export async function paginate<T>(
   return { ...connection, totalCount: () => model.countDocuments(filter).exec() };
 }
 
-export function connectionNames(typeName: string, plural: string) {
-  return {
-    connection: {
-      name: `${typeName}Connection`,
-      description: `A page of ${plural}.`,
-    },
-    edge: {
-      name: `${typeName}Edge`,
-      description: `One of the ${plural} in a page, with its cursor.`,
-    },
-  };
+/** One connection type per node type, shared by every field that lists it. */
+export function connectionType<T extends object>(type: ObjectRef<Types, T>, typeName: string, plural: string) {
+  return builder.connectionObject(
+    { type, name: `${typeName}Connection`, description: `A page of ${plural}.` },
+    { name: `${typeName}Edge`, description: `One of the ${plural} in a page, with its cursor.` },
+  );
 }
 
 builder.globalConnectionField('totalCount', (t) =>

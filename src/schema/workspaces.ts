@@ -1,9 +1,23 @@
 import { Types } from 'mongoose';
 import type { Context } from '../context.ts';
-import { Workspace, type WorkspaceDoc } from '../models/workspace.ts';
+import { normalizeEmail } from '../domain/users.ts';
+import { validateRequiredText } from '../domain/validation.ts';
+import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
+import { ClickBucket } from '../models/click-bucket.ts';
+import { Domain } from '../models/domain.ts';
+import { Link } from '../models/link.ts';
+import { Project } from '../models/project.ts';
+import { User } from '../models/user.ts';
+import { Membership, Workspace, type MembershipDoc, type WorkspaceDoc } from '../models/workspace.ts';
+import { forbidden } from './auth-scopes.ts';
 import { builder } from './builder.ts';
-import { loadAll } from './loaders.ts';
 import { RoleEnum } from './enums.ts';
+import { mutationErrors } from './errors.ts';
+import { onWorkspace, workspaceArg } from './guards.ts';
+import { parseGlobalId, toGlobalId } from './ids.ts';
+import { loadAll } from './loaders.ts';
+import { connectionType, paginate } from './pagination.ts';
+import { UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
 export const WorkspaceNode = builder.node(WorkspaceRef, {
@@ -24,6 +38,272 @@ export const WorkspaceNode = builder.node(WorkspaceRef, {
   }),
 });
 
-void Workspace;
-void Types;
-export type { WorkspaceDoc };
+export const MemberRef = builder.objectRef<MembershipDoc>('WorkspaceMember').implement({
+  description: "A user's membership of a workspace.",
+  authScopes: (member) => ({ visibleWorkspace: String(member.workspaceId) }),
+  fields: (t) => ({
+    user: t.field({
+      type: UserRef,
+      description: 'The member.',
+      resolve: async (member, _args, ctx) => (await ctx.loaders.user.load(String(member.userId)))!,
+    }),
+    role: t.expose('role', { type: RoleEnum, description: 'Their role: what they may change.' }),
+    joinedAt: t.expose('createdAt', { type: 'DateTime', description: 'When they were added.' }),
+  }),
+});
+
+const memberConnection = connectionType(MemberRef, 'WorkspaceMember', 'workspace members');
+builder.objectField(WorkspaceRef, 'members', (t) =>
+  t.connection(
+    {
+      type: MemberRef,
+      description: 'The members of this workspace, oldest first.',
+      resolve: (workspace, args) => paginate(Membership, { workspaceId: workspace._id }, { createdAt: 1 }, args),
+    },
+    memberConnection,
+  ),
+);
+
+const workspaceConnection = connectionType(WorkspaceRef, 'Workspace', 'workspaces');
+builder.queryField('workspaces', (t) =>
+  t.connection(
+    {
+      type: WorkspaceRef,
+      nullable: true,
+      description: 'The workspaces this key can reach (its user is a member, and the key is not restricted away from them), newest first.',
+      authScopes: { access: { resource: 'WORKSPACES', level: 'READ' } },
+      resolve: async (_root, args, ctx) => {
+        const ids = [...(await ctx.loaders.visibleWorkspaces())].map((id) => new Types.ObjectId(id));
+        return paginate(Workspace, { _id: { $in: ids } }, { createdAt: -1 }, args);
+      },
+    },
+    workspaceConnection,
+  ),
+);
+
+builder.queryField('workspace', (t) =>
+  t.field({
+    type: WorkspaceRef,
+    nullable: true,
+    description: 'One workspace by id; null when it does not exist or this key cannot see it.',
+    authScopes: { access: { resource: 'WORKSPACES', level: 'READ' } },
+    args: { id: t.arg.id({ required: true, description: 'The global id of the workspace.' }) },
+    resolve: (_root, args, ctx) => loadWorkspace(ctx, args.id),
+  }),
+);
+
+export async function loadWorkspace(ctx: Context, globalId: string): Promise<WorkspaceDoc | null> {
+  const id = workspaceArg(globalId);
+  return id ? ctx.loaders.workspace.load(id) : null;
+}
+
+export async function requireWorkspace(ctx: Context, globalId: string): Promise<WorkspaceDoc> {
+  const workspace = await loadWorkspace(ctx, globalId);
+  if (!workspace) throw new NotFoundError('Workspace');
+  return workspace;
+}
+
+const WorkspacePayload = builder.objectRef<{ workspace: WorkspaceDoc }>('WorkspacePayload').implement({
+  description: 'The workspace after the change.',
+  fields: (t) => ({ workspace: t.field({ type: WorkspaceRef, description: 'The workspace.', resolve: (p) => p.workspace }) }),
+});
+
+const CreateWorkspaceInput = builder.inputType('CreateWorkspaceInput', {
+  description: 'A new workspace; its creator becomes its OWNER.',
+  fields: (t) => ({ name: t.string({ required: true, description: 'The name (1–100 characters).' }) }),
+});
+
+builder.mutationField('createWorkspace', (t) =>
+  t.field({
+    type: WorkspacePayload,
+    nullable: true,
+    description: 'Creates a workspace owned by the key\'s user. Keys restricted to some workspaces cannot create more.',
+    authScopes: { access: { resource: 'WORKSPACES', level: 'WRITE' } },
+    errors: mutationErrors('CreateWorkspace', [ValidationError]),
+    args: { input: t.arg({ type: CreateWorkspaceInput, required: true, description: 'The workspace.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const key = ctx.key!;
+      if (key.grant.workspaces.length > 0) {
+        throw forbidden('workspaces:write', 'This API key is restricted to some workspaces and so cannot create new ones; use an unrestricted key.');
+      }
+      const name = validateRequiredText(input.name, 'input.name', 100);
+      const workspace = (await Workspace.create({ name, createdByUserId: new Types.ObjectId(key.userId) })).toObject();
+      await Membership.create({ workspaceId: workspace._id, userId: workspace.createdByUserId, role: 'OWNER' });
+      return { workspace };
+    },
+  }),
+);
+
+const UpdateWorkspaceInput = builder.inputType('UpdateWorkspaceInput', {
+  description: 'Changes to a workspace (OWNER).',
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The global id of the workspace.' }),
+    name: t.string({ description: 'A new name (1–100 characters).' }),
+  }),
+});
+
+builder.mutationField('updateWorkspace', (t) =>
+  t.field({
+    type: WorkspacePayload,
+    nullable: true,
+    description: "Renames a workspace (OWNER role, workspaces:write).",
+    authScopes: onWorkspace('WORKSPACES', 'WRITE', ({ input }: { input: { id: string } }) => workspaceArg(input.id)),
+    errors: mutationErrors('UpdateWorkspace', [ValidationError, NotFoundError]),
+    args: { input: t.arg({ type: UpdateWorkspaceInput, required: true, description: 'The changes.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const workspace = await requireWorkspace(ctx, input.id);
+      const set = input.name ? { name: validateRequiredText(input.name, 'input.name', 100) } : {};
+      const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { new: true }).lean<WorkspaceDoc>().exec();
+      if (!updated) throw new NotFoundError('Workspace');
+      return { workspace: updated };
+    },
+  }),
+);
+
+const WorkspaceIdInput = builder.inputType('WorkspaceIdInput', {
+  description: 'Identifies one workspace.',
+  fields: (t) => ({ id: t.id({ required: true, description: 'The global id of the workspace.' }) }),
+});
+
+const DeletedPayload = builder.objectRef<{ deletedId: string }>('DeletePayload').implement({
+  description: 'The id of what was deleted.',
+  fields: (t) => ({ deletedId: t.exposeID('deletedId', { description: 'The global id it had.' }) }),
+});
+export { DeletedPayload };
+
+builder.mutationField('deleteWorkspace', (t) =>
+  t.field({
+    type: DeletedPayload,
+    nullable: true,
+    description:
+      'Deletes a workspace with its projects, links, domains, click statistics and memberships (OWNER). Keys restricted to it then match nothing.',
+    authScopes: onWorkspace('WORKSPACES', 'WRITE', ({ input }: { input: { id: string } }) => workspaceArg(input.id)),
+    errors: mutationErrors('DeleteWorkspace', [NotFoundError]),
+    args: { input: t.arg({ type: WorkspaceIdInput, required: true, description: 'The workspace to delete.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const workspace = await requireWorkspace(ctx, input.id);
+      const workspaceId = workspace._id;
+      // An idempotent sequence (no transactions): children first, then the workspace, then the
+      // memberships, so an interrupted delete can simply be run again by its owner.
+      await ClickBucket.deleteMany({ workspaceId });
+      await Link.deleteMany({ workspaceId });
+      await Project.deleteMany({ workspaceId });
+      await Domain.deleteMany({ workspaceId });
+      await Workspace.deleteOne({ _id: workspaceId });
+      await Membership.deleteMany({ workspaceId });
+      ctx.services.linkCache.clear();
+      return { deletedId: toGlobalId('Workspace', workspaceId) };
+    },
+  }),
+);
+
+const MemberPayload = builder.objectRef<{ member: MembershipDoc }>('WorkspaceMemberPayload').implement({
+  description: 'The membership after the change.',
+  fields: (t) => ({ member: t.field({ type: MemberRef, description: 'The membership.', resolve: (p) => p.member }) }),
+});
+
+const AddMemberInput = builder.inputType('AddWorkspaceMemberInput', {
+  description: 'An existing user to add to a workspace (OWNER).',
+  fields: (t) => ({
+    workspaceId: t.id({ required: true, description: 'The global id of the workspace.' }),
+    email: t.string({ required: true, description: 'The e-mail address of an existing user.' }),
+    role: t.field({ type: RoleEnum, required: true, description: 'Their role.' }),
+  }),
+});
+
+const memberInWorkspace = ({ input }: { input: { workspaceId: string } }) => workspaceArg(input.workspaceId);
+
+builder.mutationField('addWorkspaceMember', (t) =>
+  t.field({
+    type: MemberPayload,
+    nullable: true,
+    description: 'Adds an existing user to a workspace with a role (OWNER role, workspaces:write).',
+    authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
+    errors: mutationErrors('AddWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
+    args: { input: t.arg({ type: AddMemberInput, required: true, description: 'The member to add.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const workspace = await requireWorkspace(ctx, input.workspaceId);
+      const email = normalizeEmail(input.email);
+      const user = await User.findOne({ email }).lean().exec();
+      if (!user) throw new ValidationError('input.email', `no user with e-mail ${email}; they need an account first`);
+      try {
+        const member = (await Membership.create({ workspaceId: workspace._id, userId: user._id, role: input.role })).toObject();
+        return { member };
+      } catch (error) {
+        if (isDuplicateKeyError(error)) throw new ConflictError('input.email', `${email} is already a member; use updateWorkspaceMember to change the role`);
+        throw error;
+      }
+    },
+  }),
+);
+
+const UpdateMemberInput = builder.inputType('UpdateWorkspaceMemberInput', {
+  description: "A member's new role (OWNER).",
+  fields: (t) => ({
+    workspaceId: t.id({ required: true, description: 'The global id of the workspace.' }),
+    userId: t.id({ required: true, description: 'The global id of the member (a User id).' }),
+    role: t.field({ type: RoleEnum, required: true, description: 'The new role.' }),
+  }),
+});
+
+async function requireMember(ctx: Context, workspaceGlobalId: string, userGlobalId: string): Promise<MembershipDoc> {
+  const workspace = await requireWorkspace(ctx, workspaceGlobalId);
+  const userId = parseGlobalId(userGlobalId, 'User');
+  const member = userId ? await Membership.findOne({ workspaceId: workspace._id, userId }).lean<MembershipDoc>().exec() : null;
+  if (!member) throw new NotFoundError('Workspace member');
+  return member;
+}
+
+async function assertNotLastOwner(member: MembershipDoc, action: string): Promise<void> {
+  if (member.role !== 'OWNER') return;
+  const owners = await Membership.countDocuments({ workspaceId: member.workspaceId, role: 'OWNER' });
+  if (owners <= 1) {
+    throw new ConflictError('input.userId', `the last OWNER cannot ${action}; make another member OWNER first, or delete the workspace`);
+  }
+}
+
+builder.mutationField('updateWorkspaceMember', (t) =>
+  t.field({
+    type: MemberPayload,
+    nullable: true,
+    description: "Changes a member's role (OWNER role, workspaces:write). The last OWNER cannot be demoted.",
+    authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
+    errors: mutationErrors('UpdateWorkspaceMember', [NotFoundError, ConflictError]),
+    args: { input: t.arg({ type: UpdateMemberInput, required: true, description: 'The member and role.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const member = await requireMember(ctx, input.workspaceId, input.userId);
+      if (input.role !== 'OWNER') await assertNotLastOwner(member, 'be demoted');
+      const updated = await Membership.findOneAndUpdate({ _id: member._id }, { $set: { role: input.role } }, { new: true })
+        .lean<MembershipDoc>()
+        .exec();
+      if (!updated) throw new NotFoundError('Workspace member');
+      return { member: updated };
+    },
+  }),
+);
+
+const RemoveMemberInput = builder.inputType('RemoveWorkspaceMemberInput', {
+  description: 'A member to remove (OWNER).',
+  fields: (t) => ({
+    workspaceId: t.id({ required: true, description: 'The global id of the workspace.' }),
+    userId: t.id({ required: true, description: 'The global id of the member (a User id).' }),
+  }),
+});
+
+builder.mutationField('removeWorkspaceMember', (t) =>
+  t.field({
+    type: DeletedPayload,
+    nullable: true,
+    description: 'Removes a member (OWNER role, workspaces:write). The last OWNER cannot leave.',
+    authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
+    errors: mutationErrors('RemoveWorkspaceMember', [NotFoundError, ConflictError]),
+    args: { input: t.arg({ type: RemoveMemberInput, required: true, description: 'The member to remove.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const member = await requireMember(ctx, input.workspaceId, input.userId);
+      await assertNotLastOwner(member, 'leave');
+      await Membership.deleteOne({ _id: member._id });
+      return { deletedId: toGlobalId('User', member.userId) };
+    },
+  }),
+);
+

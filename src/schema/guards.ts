@@ -1,0 +1,37 @@
+import type { Access, Resource } from '../auth/permissions.ts';
+import type { Context } from '../context.ts';
+import { parseGlobalId } from './ids.ts';
+
+type WorkspaceIdOf<Args> = (args: Args, ctx: Context) => Promise<string | null> | string | null;
+
+/**
+ * The auth rule of a field acting on one workspace: the key must grant `resource:level`, and
+ * the user's role in that workspace must allow it. A workspace the key cannot see passes here
+ * so that the resolver answers NOT_FOUND, exactly as for an id that does not exist.
+ */
+export function onWorkspace<Args>(resource: Resource, level: Access, workspaceIdOf: WorkspaceIdOf<Args>) {
+  return async (_parent: unknown, args: Args, ctx: Context) => {
+    const workspaceId = await workspaceIdOf(args, ctx);
+    return workspaceId
+      ? { access: { resource, level }, workspaceRole: { workspaceId, resource, level } }
+      : { access: { resource, level } };
+  };
+}
+
+/** The workspace id inside a Workspace global id argument (null when malformed). */
+export function workspaceArg(globalId: string | null | undefined): string | null {
+  const id = globalId ? parseGlobalId(globalId, 'Workspace') : null;
+  return id ? String(id) : null;
+}
+
+/** The workspace of a visible object loaded by global id (null when missing or invisible). */
+export async function workspaceOfLoaded(
+  loader: { load(id: string): Promise<{ workspaceId: { toString(): string } } | null> },
+  globalId: string,
+  typename: string,
+): Promise<string | null> {
+  const id = parseGlobalId(globalId, typename);
+  if (!id) return null;
+  const doc = await loader.load(String(id));
+  return doc ? String(doc.workspaceId) : null;
+}
