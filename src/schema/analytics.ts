@@ -109,7 +109,7 @@ const LinkStatsRef = builder.objectRef<Stats & { link: LinkDoc }>('LinkStats').i
   description: 'Click analytics of one link over a range of days.',
   interfaces: [StatsInterface],
   isTypeOf: (value) => value instanceof Object && 'link' in value && 'series' in value,
-  authScopes: (stats) => ({ visibleWorkspace: String(stats.link.workspaceId) }),
+  authScopes: (stats) => ({ visibleWorkspace: String(stats.link.workspaceId), access: { resource: 'ANALYTICS', level: 'READ' } }),
   fields: (t) => ({
     link: t.field({ type: LinkRef, description: 'The link.', resolve: (s) => s.link }),
   }),
@@ -117,7 +117,7 @@ const LinkStatsRef = builder.objectRef<Stats & { link: LinkDoc }>('LinkStats').i
 
 const LinkClicksRef = builder.objectRef<{ link: LinkDoc; clicks: number }>('LinkClicks').implement({
   description: 'Clicks of one link in a range.',
-  authScopes: (row) => ({ visibleWorkspace: String(row.link.workspaceId) }),
+  authScopes: (row) => ({ visibleWorkspace: String(row.link.workspaceId), access: { resource: 'ANALYTICS', level: 'READ' } }),
   fields: (t) => ({
     link: t.field({ type: LinkRef, description: 'The link.', resolve: (row) => row.link }),
     clicks: t.exposeInt('clicks', { description: 'Its clicks in the range.' }),
@@ -128,7 +128,7 @@ const WorkspaceStatsRef = builder.objectRef<Stats & { workspace: WorkspaceDoc }>
   description: 'Click analytics of a whole workspace over a range of days.',
   interfaces: [StatsInterface],
   isTypeOf: (value) => value instanceof Object && 'workspace' in value && 'series' in value,
-  authScopes: (stats) => ({ visibleWorkspace: String(stats.workspace._id) }),
+  authScopes: (stats) => ({ visibleWorkspace: String(stats.workspace._id), access: { resource: 'ANALYTICS', level: 'READ' } }),
   fields: (t) => ({
     workspace: t.field({ type: WorkspaceRef, description: 'The workspace.', resolve: (s) => s.workspace }),
     topLinks: t.field({

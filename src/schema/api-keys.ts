@@ -52,7 +52,9 @@ export const ApiKeyRef = builder.objectRef<ApiKeyDoc>('ApiKey');
 
 builder.node(ApiKeyRef, {
   description: "An API key of the viewer's user. The secret itself is never readable: only its hint.",
-  authScopes: (doc, ctx) => ctx.key !== null && String(doc.userId) === ctx.key.userId,
+  // A key always sees itself; the user's other keys need keys:read (FULL or READ_ONLY).
+  authScopes: (doc, ctx) =>
+    ctx.key !== null && String(doc.userId) === ctx.key.userId && (String(doc._id) === ctx.key.id ? true : { keys: 'READ' as const }),
   id: { resolve: (doc) => String(doc._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.apiKey, ids),
   isTypeOf: (value) => value instanceof Object && 'secretHash' in value,
@@ -302,6 +304,8 @@ builder.mutationField('rotateApiKey', (t) =>
       }
       const doc = await requireOwnKey(ctx, input.id);
       if (doc.status !== 'ACTIVE') throw new ValidationError('input.id', 'a deactivated key cannot be rotated; create a new key');
+      // Rotation hands over a working secret: only for keys this key could have created itself.
+      assertMintable(ctx.key!.grant, { ...doc, scopes: doc.scopes, workspaces: doc.workspaces, expiresAt: doc.expiresAt ?? null, rateLimit: doc.rateLimit ?? null });
       const rotated = await rotateSecret(doc, grace, ctx.services.pepper);
       if (!rotated) throw new NotFoundError('API key');
       ctx.services.authenticator.invalidate(doc._id);

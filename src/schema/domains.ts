@@ -40,7 +40,7 @@ export const DomainRef = builder.objectRef<DomainDoc>('Domain');
 
 builder.node(DomainRef, {
   description: 'A custom short-link domain of a workspace. A hostname belongs to one workspace platform-wide.',
-  authScopes: (domain) => ({ visibleWorkspace: String(domain.workspaceId) }),
+  authScopes: (domain) => ({ visibleWorkspace: String(domain.workspaceId), access: { resource: 'DOMAINS', level: 'READ' } }),
   id: { resolve: (domain) => String(domain._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.domain, ids),
   isTypeOf: (value) => value instanceof Object && 'hostname' in value && 'verificationToken' in value,

@@ -54,7 +54,8 @@ export const LinkRef = builder.objectRef<LinkDoc>('Link');
 
 builder.node(LinkRef, {
   description: 'A short link: a slug on a domain that redirects to a destination URL.',
-  authScopes: (link) => ({ visibleWorkspace: String(link.workspaceId) }),
+  // Reading a link needs links:read too, however it is reached (node(id:), a project, stats).
+  authScopes: (link) => ({ visibleWorkspace: String(link.workspaceId), access: { resource: 'LINKS', level: 'READ' } }),
   id: { resolve: (link) => String(link._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.link, ids),
   isTypeOf: (value) => value instanceof Object && 'slug' in value && 'url' in value,

@@ -17,7 +17,7 @@ export const ProjectRef = builder.objectRef<ProjectDoc>('Project');
 
 builder.node(ProjectRef, {
   description: 'A group of links inside a workspace (a campaign, a product, a team).',
-  authScopes: (project) => ({ visibleWorkspace: String(project.workspaceId) }),
+  authScopes: (project) => ({ visibleWorkspace: String(project.workspaceId), access: { resource: 'PROJECTS', level: 'READ' } }),
   id: { resolve: (project) => String(project._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.project, ids),
   isTypeOf: (value) => value instanceof Object && 'color' in value && !('slug' in value),
