@@ -1,0 +1,119 @@
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Link } from '../src/models/link.ts';
+import { Project } from '../src/models/project.ts';
+import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
+import { OPERATIONS, outcomeOf } from './operations.ts';
+import { ghostTarget, makeTarget, type Target } from './world.ts';
+
+const { db } = useTestDatabase();
+let t: TestApp;
+
+beforeAll(() => {
+  t = createTestApp(db(), {}, { txtResolver: async () => [] });
+});
+afterAll(() => t.close());
+
+/** Everything stored about one workspace, to prove a refused mutation wrote nothing. */
+async function snapshot(target: Target): Promise<string> {
+  const collections = ['workspaces', 'memberships', 'projects', 'links', 'domains', 'clickbuckets', 'apikeys'];
+  const parts: unknown[] = [];
+  for (const name of collections) {
+    const filter = name === 'workspaces' ? { _id: target.raw.workspaceId } : name === 'apikeys' ? {} : { workspaceId: target.raw.workspaceId };
+    parts.push(await mongoose.connection.db!.collection(name).find(filter).sort({ _id: 1 }).toArray());
+  }
+  return JSON.stringify(parts);
+}
+
+/** Removes the ids and texts that name the requested object, so two answers can be compared. */
+const normalize = (body: unknown) => JSON.stringify(body).replace(/"[A-Za-z0-9+/=]{20,}"/g, '"<id>"');
+
+const targeted = OPERATIONS.filter((op) => !op.targetless);
+
+describe('tenant isolation: a foreign object answers exactly like one that does not exist', () => {
+  it.each(targeted.map((op) => ({ op, label: `${op.kind} ${op.field}` })))('$label', async ({ op }) => {
+    const alice = await makeUser('alice');
+    await makeWorkspace(alice, 'own');
+    const key = await makeKey(alice, 'FULL');
+    const bob = await makeUser('bob');
+    const bobsKey = await makeKey(bob, 'FULL');
+    const foreign = await makeTarget(bob, null, bobsKey.globalId);
+
+    const before = await snapshot(foreign);
+    const onForeign = await gql(t.app, op.document, op.variables(foreign), { key: key.secret });
+    const onGhost = await gql(t.app, op.document, op.variables(ghostTarget()), { key: key.secret });
+    expect(onForeign.status).toBe(200);
+    expect(outcomeOf(op, onForeign.body)).toEqual({ kind: 'notFound' });
+    expect(normalize(onForeign.body)).toBe(normalize(onGhost.body));
+    expect(await snapshot(foreign)).toBe(before);
+  });
+});
+
+describe('every path to a foreign object', () => {
+  let aliceKey: string;
+  let restrictedKey: string;
+  let own: Awaited<ReturnType<typeof makeWorkspace>>;
+  let foreign: Target;
+  let shared: Target;
+
+  beforeAll(async () => {
+    const alice = await makeUser('alice');
+    own = await makeWorkspace(alice, 'own');
+    aliceKey = (await makeKey(alice)).secret;
+    restrictedKey = (await makeKey(alice, 'FULL', { workspaces: [own._id] })).secret;
+    const bob = await makeUser('bob');
+    foreign = await makeTarget(bob, null, (await makeKey(bob)).globalId);
+    shared = await makeTarget(alice, 'VIEWER', (await makeKey(bob)).globalId);
+  });
+
+  it('node(id:) of every foreign type is null', async () => {
+    for (const id of [foreign.workspaceId, foreign.projectId, foreign.linkId, foreign.domainId]) {
+      const result = await gql(t.app, 'query($id: ID!) { node(id: $id) { id } }', { id }, { key: aliceKey });
+      expect(result.body, id).toEqual({ data: { node: null } });
+    }
+  });
+
+  it('lists contain only the key’s workspaces; a VIEWER workspace is visible, a restricted key sees only its own', async () => {
+    const all = await gql(t.app, '{ workspaces(first: 50) { edges { node { id viewerRole } } } links(first: 50) { edges { node { workspace { id } } } } }', {}, { key: aliceKey });
+    const workspaceIds = all.body.data.workspaces.edges.map((e: any) => e.node.id).sort();
+    expect(workspaceIds).toEqual([gid('Workspace', own._id), shared.workspaceId].sort());
+    expect(all.body.data.links.edges.map((e: any) => e.node.workspace.id)).toEqual([shared.workspaceId]);
+
+    const restricted = await gql(t.app, '{ workspaces(first: 50) { edges { node { id } } } links(first: 50) { totalCount } }', {}, { key: restrictedKey });
+    expect(restricted.body.data.workspaces.edges.map((e: any) => e.node.id)).toEqual([gid('Workspace', own._id)]);
+    expect(restricted.body.data.links.totalCount).toBe(0);
+    const sharedById = await gql(t.app, 'query($id: ID!) { workspace(id: $id) { id } link(id: $l) { id } }'.replace('query($id: ID!)', 'query($id: ID!, $l: ID!)'), { id: shared.workspaceId, l: shared.linkId }, { key: restrictedKey });
+    expect(sharedById.body).toEqual({ data: { workspace: null, link: null } });
+  });
+
+  it('list filters given a foreign id return nothing', async () => {
+    const result = await gql(
+      t.app,
+      'query($p: ID!, $w: ID!) { links(first: 10, filter: { projectId: $p }) { totalCount } byWorkspace: links(workspaceId: $w, first: 10) { totalCount } projects(workspaceId: $w) { totalCount } domains(workspaceId: $w) { totalCount } }',
+      { p: foreign.projectId, w: foreign.workspaceId },
+      { key: aliceKey },
+    );
+    expect(result.body.data).toEqual({ links: { totalCount: 0 }, byWorkspace: { totalCount: 0 }, projects: { totalCount: 0 }, domains: { totalCount: 0 } });
+    const hostFilter = await gql(t.app, 'query($h: String!) { links(first: 10, filter: { domain: $h }) { totalCount } }', { h: foreign.raw.hostname }, { key: aliceKey });
+    expect(hostFilter.body.data.links.totalCount).toBe(0);
+  });
+
+  it('nested: a link pointing at a foreign project (bad data) shows no project; stats of foreign objects are null', async () => {
+    const foreignProject = await Project.findOne({ workspaceId: foreign.raw.workspaceId }).lean();
+    const link = await Link.create({ workspaceId: own._id, domain: 'tpt.test', slug: `x${Date.now()}`, url: 'https://a.example/', projectId: foreignProject!._id, createdByUserId: own.createdByUserId });
+    const result = await gql(t.app, 'query($id: ID!) { link(id: $id) { project { id } } }', { id: gid('Link', link._id) }, { key: aliceKey });
+    expect(result.body).toEqual({ data: { link: { project: null } } });
+    const stats = await gql(t.app, 'query($l: ID!, $w: ID!) { linkStats(linkId: $l) { __typename } workspaceStats(workspaceId: $w) { __typename } }', { l: foreign.linkId, w: foreign.workspaceId }, { key: aliceKey });
+    expect(stats.body).toEqual({ data: { linkStats: null, workspaceStats: null } });
+  });
+
+  it('nested through a visible workspace: members, links, projects and domains of the shared workspace only', async () => {
+    const result = await gql(
+      t.app,
+      'query($id: ID!) { workspace(id: $id) { viewerRole members { totalCount } links { totalCount } projects { totalCount } domains { totalCount } } }',
+      { id: shared.workspaceId },
+      { key: aliceKey },
+    );
+    expect(result.body.data.workspace).toEqual({ viewerRole: 'VIEWER', members: { totalCount: 3 }, links: { totalCount: 1 }, projects: { totalCount: 1 }, domains: { totalCount: 2 } });
+  });
+});
