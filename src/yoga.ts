@@ -78,16 +78,17 @@ export function createGraphQLHandler(services: Services) {
         const store = requestStore.getStore();
         const graphQLError = error instanceof GraphQLError ? error : null;
         const original = graphQLError ? graphQLError.originalError : error;
-        // Errors we raised on purpose (auth, input, paging) and request errors without a path pass as they are.
-        if (graphQLError && (!original || original instanceof GraphQLError)) return graphQLError;
-        if (graphQLError && graphQLError.path === undefined && !(original instanceof Error && /Mongo|Mongoose/.test(original.name))) {
-          return graphQLError;
-        }
+        // Pothos reports bad arguments (a malformed cursor or id) with its validation error.
         if (original instanceof Error && original.name === 'PothosValidationError') {
           return new GraphQLError(original.message, {
             path: graphQLError?.path,
             extensions: { code: 'BAD_USER_INPUT' },
           });
+        }
+        // Errors we raised on purpose (auth, input, paging) and request errors without a path pass as they are.
+        if (graphQLError && (!original || original instanceof GraphQLError)) return graphQLError;
+        if (graphQLError && graphQLError.path === undefined && !(original instanceof Error && /Mongo|Mongoose/.test(original.name))) {
+          return graphQLError;
         }
         logger.error({ err: original ?? error, path: graphQLError?.path?.join('.') }, 'unexpected error');
         return new GraphQLError('Unexpected error.', {

@@ -46,7 +46,7 @@ const UtmInput = builder.inputType('UtmInput', {
 });
 
 export function shortUrl(link: Pick<LinkDoc, 'domain' | 'slug'>): string {
-  const local = /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(link.domain) || link.domain.endsWith('.test');
+  const local = /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(link.domain);
   return `${local ? 'http' : 'https'}://${link.domain}/${link.slug}`;
 }
 
@@ -380,12 +380,19 @@ builder.mutationField('updateLink', (t) =>
       if (input.expiresAt !== undefined) set.expiresAt = validateExpiry(input.expiresAt);
       if (input.maxClicks !== undefined) set.maxClicks = validatePositiveInt(input.maxClicks, 'input.maxClicks');
       if (input.archived != null) set.archived = input.archived;
+      const slug = set.slug ?? link.slug;
+      const domain = set.domain ?? link.domain;
+      // Checked up front as well: FerretDB 1.24 reports a unique-index clash on update as a generic
+      // InternalError, not 11000 (inserts do give 11000), so the catch below only covers MongoDB races.
+      if ((slug !== link.slug || domain !== link.domain) && (await Link.exists({ domain, slug, _id: { $ne: link._id } }))) {
+        throw new ConflictError('input.slug', `"${slug}" is already taken on ${domain}; choose another slug`);
+      }
       let updated: LinkDoc | null;
       try {
         updated = await Link.findOneAndUpdate({ _id: link._id }, { $set: set }, { new: true }).lean<LinkDoc>().exec();
       } catch (error) {
         if (isDuplicateKeyError(error)) {
-          throw new ConflictError('input.slug', `"${set.slug ?? link.slug}" is already taken on ${set.domain ?? link.domain}; choose another slug`);
+          throw new ConflictError('input.slug', `"${slug}" is already taken on ${domain}; choose another slug`);
         }
         throw error;
       }

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Domain } from '../src/models/domain.ts';
+import { Link } from '../src/models/link.ts';
+import { Project } from '../src/models/project.ts';
+import { countQueries, createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
+
+const { db, commands } = useTestDatabase();
+let t: TestApp;
+let key: string;
+let workspaceId: string;
+
+beforeAll(async () => {
+  t = createTestApp(db());
+  const users = [await makeUser('a'), await makeUser('b'), await makeUser('c')];
+  const workspace = await makeWorkspace(users[0]!, 'w', [[users[1]!, 'MEMBER'], [users[2]!, 'MEMBER']]);
+  workspaceId = gid('Workspace', workspace._id);
+  key = (await makeKey(users[0]!)).secret;
+  const projects = await Project.insertMany(Array.from({ length: 5 }, (_, i) => ({ workspaceId: workspace._id, name: `p${i}` })));
+  const domains = await Domain.insertMany(Array.from({ length: 3 }, (_, i) => ({ workspaceId: workspace._id, hostname: `d${i}.rt.example`, verified: true, verificationToken: 'x' })));
+  await Link.insertMany(
+    Array.from({ length: 60 }, (_, i) => ({
+      workspaceId: workspace._id,
+      domain: domains[i % 3]!.hostname,
+      slug: `s${i}`,
+      url: 'https://example.com/',
+      projectId: projects[i % 5]!._id,
+      createdByUserId: users[i % 3]!._id,
+    })),
+  );
+});
+afterAll(() => t.close());
+
+const QUERY = 'query($w: ID, $n: Int) { links(workspaceId: $w, first: $n) { totalCount edges { node { slug project { name } domain { hostname } createdBy { email } workspace { name } } } } }';
+
+describe('database round trips', () => {
+  it('links(first: 50) with project, domain, creator and workspace costs the same few queries as links(first: 5)', async () => {
+    await gql(t.app, '{ viewer { key { id } } }', {}, { key }); // warm the key cache
+    const run = (n: number) =>
+      countQueries(commands, async () => {
+        const result = await gql(t.app, QUERY, { w: workspaceId, n }, { key });
+        expect(result.body.errors).toBeUndefined();
+        expect(result.body.data.links.edges).toHaveLength(n);
+      });
+    const five = await run(5);
+    const fifty = await run(50);
+    console.log(`[round-trips] links(first: 5): ${five.count} (${five.names.join(', ')}); links(first: 50): ${fifty.count}`);
+    expect(fifty.count).toBe(five.count);
+    expect(fifty.count).toBeLessThanOrEqual(7);
+  });
+});

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickBucket } from '../src/models/click-bucket.ts';
+import { Link } from '../src/models/link.ts';
+import { Membership, Workspace } from '../src/models/workspace.ts';
+import { createTestApp, gid, gql, makeKey, makeUser, useTestDatabase, type TestApp } from './helpers.ts';
+
+const { db } = useTestDatabase();
+let t: TestApp;
+beforeAll(() => {
+  t = createTestApp(db());
+});
+afterAll(() => t.close());
+
+const CREATE = 'mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { __typename ... on WorkspacePayload { workspace { id name viewerRole } } ... on ValidationError { field } } }';
+const MEMBER = (field: string, input: string) =>
+  `mutation($i: ${input}!) { ${field}(input: $i) { __typename ${
+    field === 'removeWorkspaceMember' ? '... on DeletePayload { deletedId }' : '... on WorkspaceMemberPayload { member { role user { email } } }'
+  } ... on Error { code message } } }`;
+
+describe('workspaces and members', () => {
+  it('the creator becomes OWNER; names are validated', async () => {
+    const { secret } = await makeKey(await makeUser());
+    const created = await gql(t.app, CREATE, { i: { name: '  Marketing ' } }, { key: secret });
+    expect(created.body.data.createWorkspace.workspace).toMatchObject({ name: 'Marketing', viewerRole: 'OWNER' });
+    const blank = await gql(t.app, CREATE, { i: { name: '   ' } }, { key: secret });
+    expect(blank.body.data.createWorkspace).toEqual({ __typename: 'ValidationError', field: 'input.name' });
+  });
+
+  it('adds existing users by e-mail, changes roles, and never loses the last OWNER', async () => {
+    const owner = await makeUser('owner');
+    const friend = await makeUser('friend');
+    const { secret } = await makeKey(owner);
+    const workspaceId = (await gql(t.app, CREATE, { i: { name: 'Team' } }, { key: secret })).body.data.createWorkspace.workspace.id;
+
+    const add = await gql(t.app, MEMBER('addWorkspaceMember', 'AddWorkspaceMemberInput'), { i: { workspaceId, email: friend.email.toUpperCase(), role: 'MEMBER' } }, { key: secret });
+    expect(add.body.data.addWorkspaceMember.member).toEqual({ role: 'MEMBER', user: { email: friend.email } });
+    const again = await gql(t.app, MEMBER('addWorkspaceMember', 'AddWorkspaceMemberInput'), { i: { workspaceId, email: friend.email, role: 'VIEWER' } }, { key: secret });
+    expect(again.body.data.addWorkspaceMember.__typename).toBe('ConflictError');
+    const stranger = await gql(t.app, MEMBER('addWorkspaceMember', 'AddWorkspaceMemberInput'), { i: { workspaceId, email: 'nobody@nowhere.example', role: 'VIEWER' } }, { key: secret });
+    expect(stranger.body.data.addWorkspaceMember).toMatchObject({ __typename: 'ValidationError', code: 'BAD_USER_INPUT' });
+
+    const demote = await gql(t.app, MEMBER('updateWorkspaceMember', 'UpdateWorkspaceMemberInput'), { i: { workspaceId, userId: gid('User', owner._id), role: 'MEMBER' } }, { key: secret });
+    expect(demote.body.data.updateWorkspaceMember.__typename).toBe('ConflictError');
+    expect(demote.body.data.updateWorkspaceMember.message).toContain('last OWNER');
+    const leave = await gql(t.app, MEMBER('removeWorkspaceMember', 'RemoveWorkspaceMemberInput'), { i: { workspaceId, userId: gid('User', owner._id) } }, { key: secret });
+    expect(leave.body.data.removeWorkspaceMember.__typename).toBe('ConflictError');
+
+    const promote = await gql(t.app, MEMBER('updateWorkspaceMember', 'UpdateWorkspaceMemberInput'), { i: { workspaceId, userId: gid('User', friend._id), role: 'OWNER' } }, { key: secret });
+    expect(promote.body.data.updateWorkspaceMember.member.role).toBe('OWNER');
+    const leaveNow = await gql(t.app, MEMBER('removeWorkspaceMember', 'RemoveWorkspaceMemberInput'), { i: { workspaceId, userId: gid('User', owner._id) } }, { key: secret });
+    expect(leaveNow.body.data.removeWorkspaceMember).toEqual({ __typename: 'DeletePayload', deletedId: gid('User', owner._id) });
+    // Gone from the workspace: now it is invisible to the former owner.
+    expect((await gql(t.app, 'query($id: ID!) { workspace(id: $id) { id } }', { id: workspaceId }, { key: secret })).body.data.workspace).toBeNull();
+  });
+
+  it('deleteWorkspace removes everything in it, and keys restricted to it then see nothing', async () => {
+    const owner = await makeUser('owner');
+    const { secret } = await makeKey(owner);
+    const workspaceId = (await gql(t.app, CREATE, { i: { name: 'Doomed' } }, { key: secret })).body.data.createWorkspace.workspace.id;
+    const raw = (await Workspace.findOne({ name: 'Doomed' }).lean())!._id;
+    const otherId = (await gql(t.app, CREATE, { i: { name: 'Survivor' } }, { key: secret })).body.data.createWorkspace.workspace.id;
+    await gql(t.app, 'mutation($i: CreateLinkInput!) { createLink(input: $i) { __typename } }', { i: { workspaceId, url: 'https://x.example/' } }, { key: secret });
+    await gql(t.app, 'mutation($i: CreateLinkInput!) { createLink(input: $i) { __typename } }', { i: { workspaceId: otherId, url: 'https://y.example/' } }, { key: secret });
+    await ClickBucket.create({ workspaceId: raw, linkId: raw, day: '2026-01-01', dimension: 'total', value: 'all', clicks: 3 });
+    const restricted = await makeKey(owner, 'FULL', { workspaces: [raw] });
+
+    const result = await gql(t.app, 'mutation($i: WorkspaceIdInput!) { deleteWorkspace(input: $i) { ... on DeletePayload { deletedId } } }', { i: { id: workspaceId } }, { key: secret });
+    expect(result.body.data.deleteWorkspace.deletedId).toBe(workspaceId);
+    for (const model of [Link, ClickBucket, Membership] as const) expect(await (model as typeof Link).countDocuments({ workspaceId: raw })).toBe(0);
+    expect(await Workspace.countDocuments({ _id: raw })).toBe(0);
+    const seen = await gql(t.app, '{ workspaces { totalCount } links { totalCount } }', {}, { key: restricted.secret });
+    expect(seen.body.data).toEqual({ workspaces: { totalCount: 0 }, links: { totalCount: 0 } });
+  });
+});
