@@ -352,10 +352,12 @@ describe('key management', () => {
 
 describe('usage is recorded in batches', () => {
   it('advances lastUsedAt and usageCount after a flush, not per request', async () => {
+    // A long interval so that only the explicit flush below writes.
+    const app = createTestApp(db(), { USAGE_FLUSH_MS: '60000' });
     const created = await key(await makeUser());
-    for (let i = 0; i < 3; i++) await gql(t.app, VIEWER, {}, { key: created.secret, ip: '198.51.100.4' });
+    for (let i = 0; i < 3; i++) await gql(app.app, VIEWER, {}, { key: created.secret, ip: '198.51.100.4' });
     expect((await ApiKey.findById(created.id).lean())!.usageCount).toBe(0);
-    await t.services.usage.flush();
+    await app.close();
     const doc = (await ApiKey.findById(created.id).lean())!;
     expect(doc.usageCount).toBe(3);
     expect(doc.lastUsedAt).toBeInstanceOf(Date);
