@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PeriodicFlusher } from '../periodic-flusher.ts';
 import { Types } from 'mongoose';
 import { ApiKey } from '../models/api-key.ts';
 
@@ -12,20 +13,14 @@ interface PendingUsage {
  * Key usage (lastUsedAt, usageCount, last IP) collected in memory and written in one
  * bulk write per interval, so the request path never waits on a usage write.
  */
-export class UsageRecorder {
+export class UsageRecorder extends PeriodicFlusher {
   private pending = new Map<string, PendingUsage>();
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.intervalMs);
-    this.timer.unref();
+  ) {
+    super(intervalMs);
   }
 
   record(keyId: string, ip: string | null, at = new Date()): void {
@@ -39,13 +34,7 @@ export class UsageRecorder {
     }
   }
 
-  /** Writes what is pending; concurrent calls are serialised so nothing is counted twice. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.writePending());
-    return this.flushing;
-  }
-
-  private async writePending(): Promise<void> {
+  protected async writePending(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
@@ -68,9 +57,4 @@ export class UsageRecorder {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.flush();
-  }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PeriodicFlusher } from '../periodic-flusher.ts';
 import { Types, type AnyBulkWriteOperation } from 'mongoose';
 import UAParser from 'ua-parser-js';
 import { ClickBucket, type ClickBucketDoc, type ClickDimension } from '../models/click-bucket.ts';
@@ -44,24 +45,18 @@ interface PendingBucket {
  * Clicks are counted in memory and written once per interval: one $inc per link and one
  * upserting $inc per (link, day, dimension, value) bucket. A redirect never waits on a write.
  */
-export class ClickRecorder {
+export class ClickRecorder extends PeriodicFlusher {
   private linkClicks = new Map<string, number>();
   /** Per link since start: clicks recorded and clicks written, for exact maxClicks on cached links. */
   private recordedTotals = new Map<string, number>();
   private flushedTotals = new Map<string, number>();
   private buckets = new Map<string, PendingBucket>();
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.intervalMs);
-    this.timer.unref();
+  ) {
+    super(intervalMs);
   }
 
   record(link: Pick<LinkDoc, '_id' | 'workspaceId'>, facts: ClickFacts): void {
@@ -94,12 +89,7 @@ export class ClickRecorder {
     return (this.recordedTotals.get(linkId) ?? 0) - mark;
   }
 
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.writePending());
-    return this.flushing;
-  }
-
-  private async writePending(): Promise<void> {
+  protected async writePending(): Promise<void> {
     if (this.linkClicks.size === 0 && this.buckets.size === 0) return;
     const linkClicks = this.linkClicks;
     const buckets = [...this.buckets.values()];
@@ -143,9 +133,4 @@ export class ClickRecorder {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.flush();
-  }
 }

@@ -4,9 +4,9 @@ import { ClickBucket } from '../models/click-bucket.ts';
 import type { LinkDoc } from '../models/link.ts';
 import type { WorkspaceDoc } from '../models/workspace.ts';
 import { builder } from './builder.ts';
-import { LinkRef, loadLink } from './links.ts';
+import { LinkRef } from './links.ts';
+import { loadByGlobalId } from './loaders.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
-import { loadWorkspace } from './workspaces.ts';
 
 export const MAX_RANGE_DAYS = 90;
 const DAY_MS = 86_400_000;
@@ -164,7 +164,7 @@ builder.queryField('linkStats', (t) =>
     args: { linkId: t.arg.id({ required: true, description: 'The global id of the link.' }), from: t.arg({ type: 'DateTime', description: FROM_DESCRIPTION }), to: t.arg({ type: 'DateTime', description: TO_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {
       const range = statsRange(args.from, args.to);
-      const link = await loadLink(ctx, args.linkId);
+      const link = await loadByGlobalId(ctx, 'link', args.linkId);
       if (!link) return null;
       return { ...(await aggregateStats({ linkId: link._id }, range)), link };
     },
@@ -181,7 +181,7 @@ builder.queryField('workspaceStats', (t) =>
     args: { workspaceId: t.arg.id({ required: true, description: 'The global id of the workspace.' }), from: t.arg({ type: 'DateTime', description: FROM_DESCRIPTION }), to: t.arg({ type: 'DateTime', description: TO_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {
       const range = statsRange(args.from, args.to);
-      const workspace = await loadWorkspace(ctx, args.workspaceId);
+      const workspace = await loadByGlobalId(ctx, 'workspace', args.workspaceId);
       if (!workspace) return null;
       return { ...(await aggregateStats({ workspaceId: workspace._id }, range)), workspace };
     },

@@ -15,7 +15,7 @@ import { builder } from './builder.ts';
 import { AccessEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { parseGlobalId, toGlobalId } from './ids.ts';
-import { loadAll } from './loaders.ts';
+import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
@@ -155,20 +155,11 @@ builder.queryField('apiKey', (t) =>
     description: "One of the viewer's user's keys by id; null for unknown ids and other users' keys.",
     authScopes: { keys: 'READ' },
     args: { id: t.arg.id({ required: true, description: 'The global id of the key.' }) },
-    resolve: (_root, args, ctx) => loadOwnKey(ctx, args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'apiKey', args.id),
   }),
 );
 
-async function loadOwnKey(ctx: Context, globalId: string): Promise<ApiKeyDoc | null> {
-  const id = parseGlobalId(globalId, 'ApiKey');
-  return id ? ctx.loaders.apiKey.load(String(id)) : null;
-}
 
-async function requireOwnKey(ctx: Context, globalId: string): Promise<ApiKeyDoc> {
-  const doc = await loadOwnKey(ctx, globalId);
-  if (!doc) throw new NotFoundError('API key');
-  return doc;
-}
 
 function parseWorkspaceIds(ids: readonly string[] | null | undefined): Types.ObjectId[] | null {
   if (!ids) return null;
@@ -259,7 +250,7 @@ builder.mutationField('updateApiKey', (t) =>
     args: { input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
       const key = ctx.key!;
-      const doc = await requireOwnKey(ctx, input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
       const merged: KeySpecInput = {
         name: input.name ?? doc.name,
         permission: input.permission ?? doc.permission,
@@ -302,7 +293,7 @@ builder.mutationField('rotateApiKey', (t) =>
       if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
         throw new ValidationError('input.gracePeriodSeconds', `gracePeriodSeconds must be from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
       }
-      const doc = await requireOwnKey(ctx, input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
       if (doc.status !== 'ACTIVE') throw new ValidationError('input.id', 'a deactivated key cannot be rotated; create a new key');
       // Rotation hands over a working secret: only for keys this key could have created itself.
       assertMintable(ctx.key!.grant, { ...doc, scopes: doc.scopes, workspaces: doc.workspaces, expiresAt: doc.expiresAt ?? null, rateLimit: doc.rateLimit ?? null });
@@ -333,7 +324,7 @@ builder.mutationField('deactivateApiKey', (t) =>
     errors: mutationErrors('DeactivateApiKey', [NotFoundError]),
     args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to deactivate.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const doc = await requireOwnKey(ctx, input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
       const updated =
         doc.status === 'DEACTIVATED'
           ? doc
@@ -365,7 +356,7 @@ builder.mutationField('deleteApiKey', (t) =>
     errors: mutationErrors('DeleteApiKey', [NotFoundError]),
     args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const doc = await requireOwnKey(ctx, input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
       await ApiKey.deleteOne({ _id: doc._id });
       ctx.services.authenticator.invalidate(doc._id);
       return { deletedId: toGlobalId('ApiKey', doc._id) };

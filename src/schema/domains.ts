@@ -6,13 +6,13 @@ import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link } from '../models/link.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface, mutationErrors } from './errors.ts';
-import { onWorkspace, workspaceArg, workspaceOfLoaded } from './guards.ts';
-import { parseGlobalId, toGlobalId } from './ids.ts';
-import { loadAll } from './loaders.ts';
+import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
+import { toGlobalId } from './ids.ts';
+import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { visibleWorkspaceFilter } from './projects.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
-import { DeletedPayload, requireWorkspace } from './workspaces.ts';
+import { DeletedPayload } from './workspaces.ts';
 
 export const VERIFICATION_PREFIX = '_taapit-verify';
 
@@ -105,20 +105,11 @@ builder.queryField('domain', (t) =>
     description: 'One domain by id; null when it does not exist or this key cannot see it.',
     authScopes: { access: { resource: 'DOMAINS', level: 'READ' } },
     args: { id: t.arg.id({ required: true, description: 'The global id of the domain.' }) },
-    resolve: (_root, args, ctx) => loadDomain(ctx, args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'domain', args.id),
   }),
 );
 
-async function loadDomain(ctx: Context, globalId: string): Promise<DomainDoc | null> {
-  const id = parseGlobalId(globalId, 'Domain');
-  return id ? ctx.loaders.domain.load(String(id)) : null;
-}
 
-async function requireDomain(ctx: Context, globalId: string): Promise<DomainDoc> {
-  const domain = await loadDomain(ctx, globalId);
-  if (!domain) throw new NotFoundError('Domain');
-  return domain;
-}
 
 const DomainPayload = builder.objectRef<{ domain: DomainDoc }>('DomainPayload').implement({
   description: 'The domain after the change.',
@@ -134,7 +125,7 @@ const AddDomainInput = builder.inputType('AddDomainInput', {
   }),
 });
 
-const domainWorkspace = ({ input }: { input: { id: string } }, ctx: Context) => workspaceOfLoaded(ctx.loaders.domain, input.id, 'Domain');
+const domainWorkspace = ({ input }: { input: { id: string } }, ctx: Context) => workspaceOf(ctx, 'domain', input.id);
 
 builder.mutationField('addDomain', (t) =>
   t.field({
@@ -145,7 +136,7 @@ builder.mutationField('addDomain', (t) =>
     errors: mutationErrors('AddDomain', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: AddDomainInput, required: true, description: 'The domain.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireWorkspace(ctx, input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
       const hostname = validateHostname(input.hostname, 'input.hostname');
       if (hostname === ctx.services.config.shortDomain.replace(/:\d+$/, '')) {
         throw new ValidationError('input.hostname', `${hostname} is the platform's own short domain; every workspace can use it already`);
@@ -181,7 +172,7 @@ builder.mutationField('verifyDomain', (t) =>
     errors: mutationErrors('VerifyDomain', [NotFoundError, VerificationFailedError]),
     args: { input: t.arg({ type: DomainIdInput, required: true, description: 'The domain to verify.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireDomain(ctx, input.id);
+      const domain = await requireByGlobalId(ctx, 'domain', input.id);
       if (domain.verified) return { domain };
       const record = verificationRecord(domain);
       let found: string[];
@@ -222,7 +213,7 @@ builder.mutationField('updateDomain', (t) =>
     errors: mutationErrors('UpdateDomain', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateDomainInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireDomain(ctx, input.id);
+      const domain = await requireByGlobalId(ctx, 'domain', input.id);
       const set: Partial<DomainDoc> = {};
       if (input.notFoundUrl !== undefined) {
         set.notFoundUrl = input.notFoundUrl === null ? null : validateUrl(input.notFoundUrl, 'input.notFoundUrl');
@@ -260,7 +251,7 @@ builder.mutationField('deleteDomain', (t) =>
     errors: mutationErrors('DeleteDomain', [NotFoundError, ConflictError]),
     args: { input: t.arg({ type: DeleteDomainInput, required: true, description: 'The domain and what to do with its links.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireDomain(ctx, input.id);
+      const domain = await requireByGlobalId(ctx, 'domain', input.id);
       const links = await Link.countDocuments({ domain: domain.hostname });
       if (links > 0 && !input.archiveLinks) {
         throw new ConflictError('input.archiveLinks', `${domain.hostname} still has ${links} link(s); pass archiveLinks: true to archive them, or move them to another domain first`);

@@ -1,6 +1,7 @@
 import type { Access, Resource } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
 import { parseGlobalId } from './ids.ts';
+import { loadByGlobalId } from './loaders.ts';
 
 type WorkspaceIdOf<Args> = (args: Args, ctx: Context) => Promise<string | null> | string | null;
 
@@ -24,14 +25,8 @@ export function workspaceArg(globalId: string | null | undefined): string | null
   return id ? String(id) : null;
 }
 
-/** The workspace of a visible object loaded by global id (null when missing or invisible). */
-export async function workspaceOfLoaded(
-  loader: { load(id: string): Promise<{ workspaceId: { toString(): string } } | null> },
-  globalId: string,
-  typename: string,
-): Promise<string | null> {
-  const id = parseGlobalId(globalId, typename);
-  if (!id) return null;
-  const doc = await loader.load(String(id));
+/** The workspace of a visible object given by global id (null when missing, foreign or malformed). */
+export async function workspaceOf(ctx: Context, kind: 'project' | 'link' | 'domain', globalId: string): Promise<string | null> {
+  const doc = await loadByGlobalId(ctx, kind, globalId);
   return doc ? String(doc.workspaceId) : null;
 }

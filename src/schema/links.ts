@@ -15,14 +15,14 @@ import { Link, type LinkDoc, type Utm } from '../models/link.ts';
 import { builder } from './builder.ts';
 import { DomainRef } from './domains.ts';
 import { mutationErrors } from './errors.ts';
-import { onWorkspace, workspaceArg, workspaceOfLoaded } from './guards.ts';
+import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
 import { parseGlobalId, toGlobalId } from './ids.ts';
-import { loadAll } from './loaders.ts';
+import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { ProjectRef, visibleWorkspaceFilter } from './projects.ts';
 import { UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
-import { DeletedPayload, requireWorkspace } from './workspaces.ts';
+import { DeletedPayload } from './workspaces.ts';
 
 const UTM_FIELDS = ['source', 'medium', 'campaign', 'term', 'content'] as const;
 
@@ -217,20 +217,11 @@ builder.queryField('link', (t) =>
     description: 'One link by id; null when it does not exist or this key cannot see it.',
     authScopes: { access: { resource: 'LINKS', level: 'READ' } },
     args: { id: t.arg.id({ required: true, description: 'The global id of the link.' }) },
-    resolve: (_root, args, ctx) => loadLink(ctx, args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'link', args.id),
   }),
 );
 
-export async function loadLink(ctx: Context, globalId: string): Promise<LinkDoc | null> {
-  const id = parseGlobalId(globalId, 'Link');
-  return id ? ctx.loaders.link.load(String(id)) : null;
-}
 
-async function requireLink(ctx: Context, globalId: string): Promise<LinkDoc> {
-  const link = await loadLink(ctx, globalId);
-  if (!link) throw new NotFoundError('Link');
-  return link;
-}
 
 /** The host a link of `workspaceId` may use: the platform domain, or a verified domain of that workspace. */
 async function resolveLinkDomain(ctx: Context, workspaceId: Types.ObjectId, requested: string | null | undefined): Promise<string> {
@@ -249,8 +240,7 @@ async function resolveLinkDomain(ctx: Context, workspaceId: Types.ObjectId, requ
 
 async function resolveProjectId(ctx: Context, workspaceId: Types.ObjectId, globalId: string | null | undefined): Promise<Types.ObjectId | null> {
   if (globalId === null || globalId === undefined) return null;
-  const id = parseGlobalId(globalId, 'Project');
-  const project = id ? await ctx.loaders.project.load(String(id)) : null;
+  const project = await loadByGlobalId(ctx, 'project', globalId);
   if (!project || String(project.workspaceId) !== String(workspaceId)) {
     throw new ValidationError('input.projectId', 'no such project in this workspace');
   }
@@ -306,7 +296,7 @@ builder.mutationField('createLink', (t) =>
     errors: mutationErrors('CreateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: CreateLinkInput, required: true, description: 'The link.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireWorkspace(ctx, input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
       const fields = {
         workspaceId: workspace._id,
         url: validateUrl(input.url, 'input.url'),
@@ -356,7 +346,7 @@ const UpdateLinkInput = builder.inputType('UpdateLinkInput', {
   }),
 });
 
-const linkWorkspace = ({ input }: { input: { id: string } }, ctx: Context) => workspaceOfLoaded(ctx.loaders.link, input.id, 'Link');
+const linkWorkspace = ({ input }: { input: { id: string } }, ctx: Context) => workspaceOf(ctx, 'link', input.id);
 
 builder.mutationField('updateLink', (t) =>
   t.field({
@@ -367,7 +357,7 @@ builder.mutationField('updateLink', (t) =>
     errors: mutationErrors('UpdateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: UpdateLinkInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const link = await requireLink(ctx, input.id);
+      const link = await requireByGlobalId(ctx, 'link', input.id);
       const set: Partial<LinkDoc> = {};
       if (input.url != null) set.url = validateUrl(input.url, 'input.url');
       if (input.slug != null) set.slug = validateSlug(input.slug, 'input.slug');
@@ -418,7 +408,7 @@ builder.mutationField('deleteLink', (t) =>
     errors: mutationErrors('DeleteLink', [NotFoundError]),
     args: { input: t.arg({ type: LinkIdInput, required: true, description: 'The link to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const link = await requireLink(ctx, input.id);
+      const link = await requireByGlobalId(ctx, 'link', input.id);
       await Link.deleteOne({ _id: link._id });
       ctx.services.linkCache.invalidate(link.domain, link.slug);
       return { deletedId: toGlobalId('Link', link._id) };

@@ -1,6 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
+import { NotFoundError } from '../errors.ts';
+import { parseGlobalId } from './ids.ts';
 import { keyAllowsWorkspace, type Role } from '../auth/permissions.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
@@ -80,4 +82,24 @@ export async function loadAll<T>(loader: DataLoader<string, T | null>, ids: read
     if (result instanceof Error) throw result;
     return result;
   });
+}
+
+/** The loaders that fetch by global id, with the GraphQL type name their ids carry. */
+const TYPENAMES = { workspace: 'Workspace', project: 'Project', link: 'Link', domain: 'Domain', apiKey: 'ApiKey' } as const;
+type ByIdKind = keyof typeof TYPENAMES;
+type Loaded<K extends ByIdKind> = NonNullable<Awaited<ReturnType<Loaders[K]['load']>>>;
+
+/** The object behind a global id if the key may see it; null when unknown, foreign or malformed. */
+export async function loadByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string): Promise<Loaded<K> | null> {
+  const id = parseGlobalId(globalId, TYPENAMES[kind]);
+  if (!id) return null;
+  const loader = ctx.loaders[kind] as unknown as DataLoader<string, Loaded<K> | null>;
+  return loader.load(String(id));
+}
+
+/** As loadByGlobalId, for mutation targets: a NotFoundError instead of null. */
+export async function requireByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string): Promise<Loaded<K>> {
+  const doc = await loadByGlobalId(ctx, kind, globalId);
+  if (!doc) throw new NotFoundError(TYPENAMES[kind] === 'ApiKey' ? 'API key' : TYPENAMES[kind]);
+  return doc;
 }

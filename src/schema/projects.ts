@@ -6,12 +6,12 @@ import { Link } from '../models/link.ts';
 import { Project, type ProjectDoc } from '../models/project.ts';
 import { builder } from './builder.ts';
 import { mutationErrors } from './errors.ts';
-import { onWorkspace, workspaceArg, workspaceOfLoaded } from './guards.ts';
-import { parseGlobalId, toGlobalId } from './ids.ts';
-import { loadAll } from './loaders.ts';
+import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
+import { toGlobalId } from './ids.ts';
+import { loadAll, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
-import { DeletedPayload, requireWorkspace } from './workspaces.ts';
+import { DeletedPayload } from './workspaces.ts';
 
 export const ProjectRef = builder.objectRef<ProjectDoc>('Project');
 
@@ -72,12 +72,6 @@ export async function visibleWorkspaceFilter(ctx: Context, globalId: string | nu
   return id && visible.has(id) ? [new Types.ObjectId(id)] : [];
 }
 
-async function requireProject(ctx: Context, globalId: string): Promise<ProjectDoc> {
-  const id = parseGlobalId(globalId, 'Project');
-  const project = id ? await ctx.loaders.project.load(String(id)) : null;
-  if (!project) throw new NotFoundError('Project');
-  return project;
-}
 
 const ProjectPayload = builder.objectRef<{ project: ProjectDoc }>('ProjectPayload').implement({
   description: 'The project after the change.',
@@ -103,7 +97,7 @@ builder.mutationField('createProject', (t) =>
     errors: mutationErrors('CreateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: CreateProjectInput, required: true, description: 'The project.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireWorkspace(ctx, input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
       const project = await Project.create({
         workspaceId: workspace._id,
         name: validateRequiredText(input.name, 'input.name', 100),
@@ -126,7 +120,7 @@ const UpdateProjectInput = builder.inputType('UpdateProjectInput', {
 });
 
 const projectWorkspace = ({ input }: { input: { id: string } }, ctx: Context) =>
-  workspaceOfLoaded(ctx.loaders.project, input.id, 'Project');
+  workspaceOf(ctx, 'project', input.id);
 
 builder.mutationField('updateProject', (t) =>
   t.field({
@@ -137,7 +131,7 @@ builder.mutationField('updateProject', (t) =>
     errors: mutationErrors('UpdateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateProjectInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const project = await requireProject(ctx, input.id);
+      const project = await requireByGlobalId(ctx, 'project', input.id);
       const set: Partial<ProjectDoc> = {};
       if (input.name !== undefined && input.name !== null) set.name = validateRequiredText(input.name, 'input.name', 100);
       if (input.description !== undefined) set.description = validateText(input.description, 'input.description', 1000);
@@ -163,7 +157,7 @@ builder.mutationField('deleteProject', (t) =>
     errors: mutationErrors('DeleteProject', [NotFoundError]),
     args: { input: t.arg({ type: ProjectIdInput, required: true, description: 'The project to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const project = await requireProject(ctx, input.id);
+      const project = await requireByGlobalId(ctx, 'project', input.id);
       await Link.updateMany({ projectId: project._id }, { $set: { projectId: null } });
       await Project.deleteOne({ _id: project._id });
       return { deletedId: toGlobalId('Project', project._id) };

@@ -15,7 +15,7 @@ import { RoleEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg } from './guards.ts';
 import { parseGlobalId, toGlobalId } from './ids.ts';
-import { loadAll } from './loaders.ts';
+import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
@@ -88,20 +88,11 @@ builder.queryField('workspace', (t) =>
     description: 'One workspace by id; null when it does not exist or this key cannot see it.',
     authScopes: { access: { resource: 'WORKSPACES', level: 'READ' } },
     args: { id: t.arg.id({ required: true, description: 'The global id of the workspace.' }) },
-    resolve: (_root, args, ctx) => loadWorkspace(ctx, args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'workspace', args.id),
   }),
 );
 
-export async function loadWorkspace(ctx: Context, globalId: string): Promise<WorkspaceDoc | null> {
-  const id = workspaceArg(globalId);
-  return id ? ctx.loaders.workspace.load(id) : null;
-}
 
-export async function requireWorkspace(ctx: Context, globalId: string): Promise<WorkspaceDoc> {
-  const workspace = await loadWorkspace(ctx, globalId);
-  if (!workspace) throw new NotFoundError('Workspace');
-  return workspace;
-}
 
 const WorkspacePayload = builder.objectRef<{ workspace: WorkspaceDoc }>('WorkspacePayload').implement({
   description: 'The workspace after the change.',
@@ -151,7 +142,7 @@ builder.mutationField('updateWorkspace', (t) =>
     errors: mutationErrors('UpdateWorkspace', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateWorkspaceInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireWorkspace(ctx, input.id);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.id);
       const set = input.name ? { name: validateRequiredText(input.name, 'input.name', 100) } : {};
       const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { new: true }).lean<WorkspaceDoc>().exec();
       if (!updated) throw new NotFoundError('Workspace');
@@ -181,7 +172,7 @@ builder.mutationField('deleteWorkspace', (t) =>
     errors: mutationErrors('DeleteWorkspace', [NotFoundError]),
     args: { input: t.arg({ type: WorkspaceIdInput, required: true, description: 'The workspace to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireWorkspace(ctx, input.id);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.id);
       const workspaceId = workspace._id;
       // An idempotent sequence (no transactions): children first, then the workspace, then the
       // memberships, so an interrupted delete can simply be run again by its owner.
@@ -222,7 +213,7 @@ builder.mutationField('addWorkspaceMember', (t) =>
     errors: mutationErrors('AddWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: AddMemberInput, required: true, description: 'The member to add.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireWorkspace(ctx, input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
       const email = normalizeEmail(input.email);
       const user = await User.findOne({ email }).lean().exec();
       if (!user) throw new ValidationError('input.email', `no user with e-mail ${email}; they need an account first`);
@@ -247,7 +238,7 @@ const UpdateMemberInput = builder.inputType('UpdateWorkspaceMemberInput', {
 });
 
 async function requireMember(ctx: Context, workspaceGlobalId: string, userGlobalId: string): Promise<MembershipDoc> {
-  const workspace = await requireWorkspace(ctx, workspaceGlobalId);
+  const workspace = await requireByGlobalId(ctx, 'workspace', workspaceGlobalId);
   const userId = parseGlobalId(userGlobalId, 'User');
   const member = userId ? await Membership.findOne({ workspaceId: workspace._id, userId }).lean<MembershipDoc>().exec() : null;
   if (!member) throw new NotFoundError('Workspace member');
