@@ -18,12 +18,13 @@ export function destinationWithUtm(link: Pick<LinkDoc, 'url' | 'utm'>): string {
 }
 
 function redirect(location: string): Response {
-  return new Response(null, { status: 302, headers: { Location: location, 'Cache-Control': 'no-store' } });
+  return new Response(null, { status: 302, statusText: 'Found', headers: { Location: location, 'Cache-Control': 'no-store' } });
 }
 
 function plain(status: 404 | 410, message: string): Response {
   return new Response(`${message}\n`, {
     status,
+    statusText: status === 404 ? 'Not Found' : 'Gone',
     headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
   });
 }
