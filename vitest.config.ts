@@ -13,6 +13,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file runs in its own process with its own database on the shared FerretDB.
     pool: 'forks',
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
