@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type DocumentNode, type SelectionSetNode } from 'graphql';
 import { createServerAdapter } from '@whatwg-node/server';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { AUTH_MESSAGES } from './auth/authenticate.ts';
 import type { Role } from './auth/permissions.ts';
@@ -67,10 +68,13 @@ export function createGraphQLHandler(services: Services) {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
+    // GraphiQL served from this server (bundled), not from a CDN: works offline and behind strict CSPs.
+    renderGraphiQL,
     graphiql: {
       title: 'taapit-api',
-      headers: JSON.stringify({ Authorization: 'Bearer taapit_…' }, null, 2),
-      defaultQuery: '# Paste your API key into the Authorization header below, then run:\nquery Viewer {\n  viewer {\n    key { name hint permission }\n    user { email }\n    permissions { resource access }\n  }\n}\n',
+      // ASCII only: browsers refuse non-Latin-1 header values, which would break GraphiQL's first fetch.
+      headers: JSON.stringify({ Authorization: 'Bearer taapit_...' }, null, 2),
+      defaultQuery: '# Replace taapit_... in the Headers tab below with your API key, then run:\nquery Viewer {\n  viewer {\n    key { name hint permission }\n    user { email }\n    permissions { resource access }\n  }\n}\n',
     },
     plugins: [introspectionPlugin],
     maskedErrors: {

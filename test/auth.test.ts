@@ -4,6 +4,7 @@ import mongoose, { Types } from 'mongoose';
 import { GraphQLClient, ClientError } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../src/auth/keys.ts';
+import { MemoryRateLimiter, MongoRateLimiter } from '../src/auth/rate-limit.ts';
 import { ApiKey } from '../src/models/api-key.ts';
 import {
   countQueries,
@@ -338,10 +339,12 @@ describe('key management', () => {
   });
 
   it('rate limit: 429 RATE_LIMITED with Retry-After once the per-key limit is used', async () => {
+    const app = createTestApp(db(), {}, { rateLimiter: new MemoryRateLimiter(() => 1_800_000_010_000) });
     const { secret } = await key(await makeUser(), 'READ_ONLY', { rateLimit: 2 });
-    expect((await gql(t.app, VIEWER, {}, { key: secret })).headers.get('RateLimit-Remaining')).toBe('1');
-    expect((await gql(t.app, VIEWER, {}, { key: secret })).headers.get('RateLimit-Remaining')).toBe('0');
-    const limited = await gql(t.app, VIEWER, {}, { key: secret });
+    expect((await gql(app.app, VIEWER, {}, { key: secret })).headers.get('RateLimit-Remaining')).toBe('1');
+    expect((await gql(app.app, VIEWER, {}, { key: secret })).headers.get('RateLimit-Remaining')).toBe('0');
+    const limited = await gql(app.app, VIEWER, {}, { key: secret });
+    await app.close();
     expect(limited.status).toBe(429);
     expect(limited.body.data).toBeUndefined();
     expect(limited.body.errors![0]!.extensions).toEqual({ code: 'RATE_LIMITED' });
@@ -409,5 +412,35 @@ describe('secrets at rest and in logs', () => {
     for (const secret of secrets) expect(t.logs.text).not.toContain(secret.slice(7));
     expect(await ApiKey.countDocuments({ secretHash: { $exists: true } })).toBeGreaterThan(0);
     void Types;
+  });
+});
+
+describe('several instances on one database', () => {
+  it('a key deactivated on instance A is refused by instance B within KEY_CACHE_TTL_MS', async () => {
+    const a = createTestApp(db(), { KEY_CACHE_TTL_MS: '300' });
+    const b = createTestApp(db(), { KEY_CACHE_TTL_MS: '300' });
+    const user = await makeUser();
+    const admin = await key(user);
+    const victim = await key(user, 'READ_ONLY');
+    expect((await gql(b.app, VIEWER, {}, { key: victim.secret })).status).toBe(200); // cached on B
+    await gql(a.app, 'mutation($input: ApiKeyIdInput!) { deactivateApiKey(input: $input) { __typename } }', { input: { id: victim.globalId } }, { key: admin.secret });
+    expect((await gql(a.app, VIEWER, {}, { key: victim.secret })).status).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await gql(b.app, VIEWER, {}, { key: victim.secret })).status).toBe(401);
+    await a.close();
+    await b.close();
+  });
+
+  it('RATE_LIMIT_STORE=mongo shares one limit between instances', async () => {
+    // A fixed clock inside one window, so the test cannot straddle a minute boundary.
+    const clock = () => 1_800_000_010_000;
+    const a = createTestApp(db(), {}, { rateLimiter: new MongoRateLimiter(clock) });
+    const b = createTestApp(db(), {}, { rateLimiter: new MongoRateLimiter(clock) });
+    const { secret } = await key(await makeUser(), 'READ_ONLY', { rateLimit: 3 });
+    const statuses = [];
+    for (const app of [a, b, a, b]) statuses.push((await gql(app.app, VIEWER, {}, { key: secret })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    await a.close();
+    await b.close();
   });
 });

@@ -37,6 +37,8 @@ describe('HTTP surface over a real socket', () => {
     const html = await response.text();
     expect(html).toContain('Bearer taapit_');
     expect(html).toContain('taapit-api');
+    // Served from here, not a CDN: it works offline.
+    expect(html).not.toMatch(/unpkg\.com|cdn\.jsdelivr/);
   });
 
   it('echoes a caller-supplied X-Request-Id and logs it with the key id, never the Authorization header', async () => {

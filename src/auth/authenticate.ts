@@ -32,6 +32,7 @@ export const AUTH_MESSAGES = {
     'Missing API key: send it as "Authorization: Bearer taapit_…" (create one with the createApiKey mutation or `taapit-api key create`).',
   wrongScheme: `Malformed Authorization header: expected "Bearer <key>"; ${COPY_HINT}.`,
   malformed: `Malformed API key: ${COPY_HINT}.`,
+  placeholder: 'This is the placeholder key: replace taapit_... in the Authorization header with your API key.',
   unknown: 'Invalid API key: no such key exists (it may have been deleted); check the key or create a new one.',
 } as const;
 
@@ -75,6 +76,7 @@ export class KeyAuthenticator {
     const match = /^Bearer +(\S+) *$/i.exec(header);
     if (!match) return unauthenticated(AUTH_MESSAGES.wrongScheme);
     const key = match[1]!;
+    if (key === 'taapit_...') return unauthenticated(AUTH_MESSAGES.placeholder);
     if (!isWellFormedApiKey(key)) return unauthenticated(AUTH_MESSAGES.malformed);
 
     const hash = this.hash(key);
