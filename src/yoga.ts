@@ -151,6 +151,8 @@ export function createGraphQLHandler(services: Services) {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** GraphQL documents are small; a larger body is refused before it is read. */
+const MAX_BODY_BYTES = 1_000_000;
 
 function clientIpOf(request: Request, ctx: ServerContext, trustProxy: boolean): string | null {
   if (ctx.clientIp) return ctx.clientIp;
@@ -190,7 +192,12 @@ export function createApp(services: Services) {
       const clientIp = clientIpOf(request, serverContext, config.trustProxy);
       let response: Response;
       try {
-        if (url.pathname === '/graphql') {
+        if (url.pathname === '/graphql' && Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
+          response = Response.json(
+            { errors: [{ message: `Request body over ${MAX_BODY_BYTES} bytes: send a smaller query or fewer variables.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] },
+            { status: 413 },
+          );
+        } else if (url.pathname === '/graphql') {
           response = await yoga.fetch(request, { ...serverContext, clientIp: clientIp ?? undefined });
         } else if (url.pathname === '/healthz') {
           response = Response.json({ status: 'ok' });

@@ -87,3 +87,38 @@ describe('HTTP surface over a real socket', () => {
     expect(JSON.stringify(result.body)).not.toMatch(/\bat \S+:\d+/);
   });
 });
+
+describe('query cost limits', () => {
+  it('a page of 100 links with relations passes; pages nested in pages are refused before any resolver runs', async () => {
+    const ok = await gql(t.app, '{ links(first: 100) { edges { node { id slug url project { name } domain { hostname } createdBy { email } workspace { name } } } } }', {}, { key });
+    expect(ok.body.errors).toBeUndefined();
+    const nested = await gql(
+      t.app,
+      '{ workspaces(first: 100) { edges { node { links(first: 100) { edges { node { id project { links(first: 100) { totalCount } } } } } } } } }',
+      {},
+      { key },
+    );
+    expect(nested.status).toBe(200);
+    expect(nested.body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(nested.body.errors?.[0]?.message).toMatch(/exceeds the limit of 5000/);
+  });
+
+  it('the standard introspection query is not limited', async () => {
+    const { getIntrospectionQuery } = await import('graphql');
+    const result = await gql(t.app, getIntrospectionQuery(), {}, { key });
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data.__schema.types.length).toBeGreaterThan(50);
+  });
+});
+
+describe('request size', () => {
+  it('refuses a body over 1 MB with 413 before reading it', async () => {
+    const response = await fetch(`${socket.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: '{ viewer { key { name } } }', variables: { pad: 'x'.repeat(1_100_000) } }),
+    });
+    expect(response.status).toBe(413);
+    expect((await response.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+});

@@ -59,10 +59,11 @@ export class ClickRecorder extends PeriodicFlusher {
     super(intervalMs);
   }
 
-  record(link: Pick<LinkDoc, '_id' | 'workspaceId'>, facts: ClickFacts): void {
+  record(link: Pick<LinkDoc, '_id' | 'workspaceId' | 'maxClicks'>, facts: ClickFacts): void {
     const linkId = String(link._id);
     this.linkClicks.set(linkId, (this.linkClicks.get(linkId) ?? 0) + 1);
-    this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
+    // Running totals only where they matter (a click limit), so memory stays bounded by those links.
+    if (link.maxClicks != null) this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
     const dimensions: [ClickDimension, string][] = [
       ['total', 'all'],
       ['referrer', facts.referrerHost],
@@ -104,7 +105,9 @@ export class ClickRecorder extends PeriodicFlusher {
           { ordered: false },
         );
       }
-      for (const [id, clicks] of linkClicks) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
+      for (const [id, clicks] of linkClicks) {
+        if (this.recordedTotals.has(id)) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
+      }
       await this.writeBuckets(buckets);
     } catch (error) {
       // Logged, not retried: a retry after a partial write would count clicks twice.

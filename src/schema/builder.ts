@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
@@ -6,6 +7,8 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Access, Resource } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
 import { authScopesFor, unauthorizedError } from './auth-scopes.ts';
+import { complexityError, fieldComplexity } from './complexity.ts';
+import { COMPLEXITY_LIMITS } from './limits.ts';
 
 export interface AccessScope {
   resource: Resource;
@@ -38,7 +41,7 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [ScopeAuthPlugin, ComplexityPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
   scopeAuth: {
     defaultStrategy: 'all',
     authScopes: authScopesFor,
@@ -69,6 +72,14 @@ export const builder = new SchemaBuilder<{
     beforeArgOptions: { description: 'Return items before this cursor.' },
   },
   errors: { defaultTypes: [] },
+  complexity: {
+    defaultComplexity: 1,
+    // Plain lists here are short (scopes, tags, breakdowns); connections multiply by their page size.
+    defaultListMultiplier: 1,
+    fieldComplexity,
+    limit: COMPLEXITY_LIMITS,
+    complexityError,
+  },
 });
 
 builder.scalarType('DateTime', {

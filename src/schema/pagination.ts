@@ -3,11 +3,10 @@ import { resolveOffsetConnection, type DefaultConnectionArguments } from '@potho
 import type { Model, QueryFilter, SortOrder } from 'mongoose';
 import type { ObjectRef, SchemaTypes } from '@pothos/core';
 import { builder } from './builder.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits.ts';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : SchemaTypes;
 
-export const MAX_PAGE_SIZE = 100;
-export const DEFAULT_PAGE_SIZE = 20;
 
 export function assertPageSize(args: DefaultConnectionArguments): void {
   for (const name of ['first', 'last'] as const) {
