@@ -2,6 +2,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
+import { parseGlobalId } from '../src/schema/ids.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 import { OPERATIONS, outcomeOf } from './operations.ts';
 import { ghostTarget, makeTarget, type Target } from './world.ts';
@@ -19,7 +20,13 @@ async function snapshot(target: Target): Promise<string> {
   const collections = ['workspaces', 'memberships', 'projects', 'links', 'domains', 'clickbuckets', 'apikeys'];
   const parts: unknown[] = [];
   for (const name of collections) {
-    const filter = name === 'workspaces' ? { _id: target.raw.workspaceId } : name === 'apikeys' ? {} : { workspaceId: target.raw.workspaceId };
+    // The foreign tenant's own documents only (the caller's key changes: its usage is recorded).
+    const filter =
+      name === 'workspaces'
+        ? { _id: target.raw.workspaceId }
+        : name === 'apikeys'
+          ? { _id: parseGlobalId(target.keyId, 'ApiKey') }
+          : { workspaceId: target.raw.workspaceId };
     parts.push(await mongoose.connection.db!.collection(name).find(filter).sort({ _id: 1 }).toArray());
   }
   return JSON.stringify(parts);
