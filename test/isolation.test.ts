@@ -25,7 +25,7 @@ async function snapshot(target: Target): Promise<string> {
       name === 'workspaces'
         ? { _id: target.raw.workspaceId }
         : name === 'apikeys'
-          ? { _id: parseGlobalId(target.keyId, 'ApiKey') }
+          ? { _id: parseGlobalId(target.keyId, 'ApiKey')! }
           : { workspaceId: target.raw.workspaceId };
     parts.push(await mongoose.connection.db!.collection(name).find(filter).sort({ _id: 1 }).toArray());
   }
