@@ -18,6 +18,7 @@ import {
   useTestDatabase,
   type TestApp,
 } from './helpers.ts';
+import { waitFor } from './process.ts';
 
 const { db, commands } = useTestDatabase();
 let t: TestApp;
@@ -355,8 +356,7 @@ describe('key management', () => {
 
 describe('usage is recorded in batches', () => {
   it('advances lastUsedAt and usageCount after a flush, not per request', async () => {
-    // A long interval so that only the explicit flush below writes.
-    const app = createTestApp(db(), { USAGE_FLUSH_MS: '60000' });
+    const app = createTestApp(db());
     const created = await key(await makeUser());
     for (let i = 0; i < 3; i++) await gql(app.app, VIEWER, {}, { key: created.secret, ip: '198.51.100.4' });
     expect((await ApiKey.findById(created.id).lean())!.usageCount).toBe(0);
@@ -365,6 +365,14 @@ describe('usage is recorded in batches', () => {
     expect(doc.usageCount).toBe(3);
     expect(doc.lastUsedAt).toBeInstanceOf(Date);
     expect(doc.lastUsedIp).toBe('198.51.100.4');
+  });
+
+  it('the periodic flush writes without being asked', async () => {
+    const app = createTestApp(db(), { USAGE_FLUSH_MS: '50' });
+    const created = await key(await makeUser());
+    await gql(app.app, VIEWER, {}, { key: created.secret });
+    await waitFor(async () => ((await ApiKey.findById(created.id).lean())!.usageCount === 1 ? true : undefined), 5000, 'usage flush');
+    await app.close();
   });
 
   it('shutdown flushes what is pending', async () => {

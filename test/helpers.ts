@@ -77,7 +77,16 @@ export interface TestApp {
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ API_KEY_PEPPER: TEST_PEPPER, SHORT_DOMAIN: 'tpt.test', LOG_LEVEL: 'info', ...env });
+  // Batches flush only when a test says so (flush() or close()), so timers never race the
+  // assertions or the round-trip counts.
+  return loadConfig({
+    API_KEY_PEPPER: TEST_PEPPER,
+    SHORT_DOMAIN: 'tpt.test',
+    LOG_LEVEL: 'info',
+    USAGE_FLUSH_MS: '60000',
+    CLICK_FLUSH_MS: '60000',
+    ...env,
+  });
 }
 
 export function createTestApp(db: Database, env: Record<string, string> = {}, overrides: Parameters<typeof createServices>[4] = {}): TestApp {
