@@ -4,7 +4,7 @@ import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type Docume
 import { createServerAdapter } from '@whatwg-node/server';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { AUTH_MESSAGES } from './auth/authenticate.ts';
+import { AUTH_MESSAGES, type AuthenticatedKey } from './auth/authenticate.ts';
 import type { Role } from './auth/permissions.ts';
 import type { Context } from './context.ts';
 import { requestStore, type RequestStore } from './logger.ts';
@@ -54,8 +54,59 @@ function anonymousAllowed(services: Services, query: string | undefined, operati
   }
 }
 
+/**
+ * The key of a GraphQL request, or null for an anonymous introspection-only operation. Throws
+ * the request-level error (401, 403 or 429) otherwise. Records rate-limit state and usage.
+ */
+async function authenticateRequest(
+  services: Services,
+  request: Request,
+  params: { query?: string; operationName?: string | null },
+  clientIp: string | null,
+): Promise<AuthenticatedKey | null> {
+  const store = requestStore.getStore() as RequestStore;
+  const outcome = await services.authenticator.authenticate(request.headers.get('authorization'), clientIp);
+  if (outcome.kind === 'failure') throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
+  if (outcome.kind === 'anonymous') {
+    if (!anonymousAllowed(services, params.query, params.operationName)) throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+    return null;
+  }
+  const key = outcome.key;
+  store.keyId = key.id;
+  const limit = key.rateLimit ?? services.config.rateLimitPerMinute;
+  const decision = await services.rateLimiter.hit(key.id, limit);
+  store.rateLimit = decision;
+  if (!decision.allowed) {
+    throw httpError(
+      429,
+      'RATE_LIMITED',
+      `Rate limit of ${limit} requests per minute exceeded for this key: retry after ${decision.resetSeconds} s.`,
+      { 'Retry-After': String(decision.resetSeconds) },
+    );
+  }
+  services.usage.record(key.id, clientIp);
+  return key;
+}
+
 export function createGraphQLHandler(services: Services) {
   const { config, logger } = services;
+
+  // Authentication runs once per request, as soon as the GraphQL parameters are known and before
+  // parsing and validation, so a bad key is a 401 whatever the document; the context factory
+  // then builds the request's context from the outcome.
+  const authenticatedRequests = new WeakMap<Request, { key: AuthenticatedKey | null; clientIp: string | null }>();
+  const authPlugin: Plugin<Record<string, unknown>, ServerContext> = {
+    async onParams({ request, params, setResult, context }) {
+      const clientIp = context.clientIp ?? null;
+      try {
+        const key = await authenticateRequest(services, request, params, clientIp);
+        authenticatedRequests.set(request, { key, clientIp });
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        setResult({ errors: [error] });
+      }
+    },
+  };
 
   const introspectionPlugin: Plugin = {
     onValidate({ addValidationRule }) {
@@ -76,7 +127,7 @@ export function createGraphQLHandler(services: Services) {
       headers: JSON.stringify({ Authorization: 'Bearer taapit_...' }, null, 2),
       defaultQuery: '# Replace taapit_... in the Headers tab below with your API key, then run:\nquery Viewer {\n  viewer {\n    key { name hint permission }\n    user { email }\n    permissions { resource access }\n  }\n}\n',
     },
-    plugins: [introspectionPlugin],
+    plugins: [authPlugin, introspectionPlugin],
     maskedErrors: {
       maskError(error) {
         const store = requestStore.getStore();
@@ -101,31 +152,11 @@ export function createGraphQLHandler(services: Services) {
         });
       },
     },
-    context: async ({ request, params, clientIp }): Promise<Context> => {
+    context: async ({ request }): Promise<Context> => {
       const store = requestStore.getStore() as RequestStore;
-      const outcome = await services.authenticator.authenticate(request.headers.get('authorization'), clientIp ?? null);
-      if (outcome.kind === 'failure') {
-        throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
-      }
-      const key = outcome.kind === 'key' ? outcome.key : null;
-      if (!key && !anonymousAllowed(services, params.query, params.operationName)) {
-        throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
-      }
-      if (key) {
-        store.keyId = key.id;
-        const limit = key.rateLimit ?? config.rateLimitPerMinute;
-        const decision = await services.rateLimiter.hit(key.id, limit);
-        store.rateLimit = decision;
-        if (!decision.allowed) {
-          throw httpError(
-            429,
-            'RATE_LIMITED',
-            `Rate limit of ${limit} requests per minute exceeded for this key: retry after ${decision.resetSeconds} s.`,
-            { 'Retry-After': String(decision.resetSeconds) },
-          );
-        }
-        services.usage.record(key.id, clientIp ?? null);
-      }
+      const authenticated = authenticatedRequests.get(request);
+      if (!authenticated) throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+      const { key, clientIp } = authenticated;
       let memberships: Promise<Map<string, Role>> | undefined;
       const scope = {
         key,
@@ -140,7 +171,7 @@ export function createGraphQLHandler(services: Services) {
       return {
         request,
         requestId: store.requestId,
-        clientIp: clientIp ?? null,
+        clientIp,
         key,
         services,
         loaders: createLoaders(scope),

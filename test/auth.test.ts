@@ -135,6 +135,12 @@ describe('introspection', () => {
     expect401(await gql(t.app, '{ __typename viewer { key { name } } }'), /Missing API key/);
   });
 
+  it('authentication comes before validation: a bad or missing key with an invalid document is still a 401', async () => {
+    expect401(await gql(t.app, '{ nope }', {}, { key: generateApiKey() }), /Invalid API key/);
+    expect401(await gql(t.app, '{ viewer { nope } }'), /Missing API key/);
+    expect401(await gql(t.app, 'this is not graphql'), /Missing API key/);
+  });
+
   it('INTROSPECTION=key needs a key; INTROSPECTION=off refuses it for everyone', async () => {
     const keyed = createTestApp(db(), { INTROSPECTION: 'key' });
     expect401(await gql(keyed.app, '{ __schema { queryType { name } } }'), /Missing API key/);
