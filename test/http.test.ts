@@ -122,3 +122,15 @@ describe('request size', () => {
     expect((await response.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 });
+
+describe('GET /graphql', () => {
+  it('runs queries from the URL (the key still comes from the header) and refuses mutations', async () => {
+    const query = encodeURIComponent('{ viewer { key { name } } }');
+    const ok = await fetch(`${socket.url}/graphql?query=${query}`, { headers: { authorization: `Bearer ${key}`, accept: 'application/json' } });
+    expect(ok.status).toBe(200);
+    expect((await ok.json()).data.viewer.key.name).toBe('FULL key');
+    const mutation = encodeURIComponent('mutation { createWorkspace(input: { name: "x" }) { __typename } }');
+    const refused = await fetch(`${socket.url}/graphql?query=${mutation}`, { headers: { authorization: `Bearer ${key}`, accept: 'application/json' } });
+    expect(refused.status).toBe(405);
+  });
+});
