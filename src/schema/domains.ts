@@ -9,8 +9,8 @@ import { ErrorInterface, mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
 import { toGlobalId } from './ids.ts';
 import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
-import { connectionType, paginate } from './pagination.ts';
-import { visibleWorkspaceFilter } from './projects.ts';
+import { connectionType } from './pagination.ts';
+import { workspaceLists } from './workspace-lists.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 import { DeletedPayload } from './workspaces.ts';
 
@@ -71,32 +71,7 @@ builder.node(DomainRef, {
 
 const domainConnection = connectionType(DomainRef, 'Domain', 'domains');
 
-builder.queryField('domains', (t) =>
-  t.connection(
-    {
-      type: DomainRef,
-      nullable: true,
-      description: 'The custom domains of a workspace (or of every workspace the key can reach), newest first.',
-      authScopes: { access: { resource: 'DOMAINS', level: 'READ' } },
-      args: { workspaceId: t.arg.id({ description: 'Only this workspace; omit for all.' }) },
-      resolve: async (_root, args, ctx) =>
-        paginate(Domain, { workspaceId: { $in: await visibleWorkspaceFilter(ctx, args.workspaceId) } }, { createdAt: -1 }, args),
-    },
-    domainConnection,
-  ),
-);
-
-builder.objectField(WorkspaceRef, 'domains', (t) =>
-  t.connection(
-    {
-      type: DomainRef,
-      description: "This workspace's custom domains, newest first (domains:read).",
-      authScopes: { access: { resource: 'DOMAINS', level: 'READ' } },
-      resolve: (workspace, args) => paginate(Domain, { workspaceId: workspace._id }, { createdAt: -1 }, args),
-    },
-    domainConnection,
-  ),
-);
+workspaceLists({ field: 'domains', plural: 'custom domains', resource: 'DOMAINS', type: DomainRef, model: Domain, connection: domainConnection });
 
 builder.queryField('domain', (t) =>
   t.field({

@@ -1,4 +1,3 @@
-import { Types } from 'mongoose';
 import type { Context } from '../context.ts';
 import { validateColor, validateRequiredText, validateText } from '../domain/validation.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -9,8 +8,9 @@ import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
 import { toGlobalId } from './ids.ts';
 import { loadAll, requireByGlobalId } from './loaders.ts';
-import { connectionType, paginate } from './pagination.ts';
+import { connectionType } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
+import { workspaceLists } from './workspace-lists.ts';
 import { DeletedPayload } from './workspaces.ts';
 
 export const ProjectRef = builder.objectRef<ProjectDoc>('Project');
@@ -37,40 +37,7 @@ builder.node(ProjectRef, {
 
 const projectConnection = connectionType(ProjectRef, 'Project', 'projects');
 
-builder.queryField('projects', (t) =>
-  t.connection(
-    {
-      type: ProjectRef,
-      nullable: true,
-      description: 'The projects of a workspace (or of every workspace the key can reach), newest first.',
-      authScopes: { access: { resource: 'PROJECTS', level: 'READ' } },
-      args: { workspaceId: t.arg.id({ description: 'Only this workspace; omit for all.' }) },
-      resolve: async (_root, args, ctx) =>
-        paginate(Project, { workspaceId: { $in: await visibleWorkspaceFilter(ctx, args.workspaceId) } }, { createdAt: -1 }, args),
-    },
-    projectConnection,
-  ),
-);
-
-builder.objectField(WorkspaceRef, 'projects', (t) =>
-  t.connection(
-    {
-      type: ProjectRef,
-      description: "This workspace's projects, newest first (projects:read).",
-      authScopes: { access: { resource: 'PROJECTS', level: 'READ' } },
-      resolve: (workspace, args) => paginate(Project, { workspaceId: workspace._id }, { createdAt: -1 }, args),
-    },
-    projectConnection,
-  ),
-);
-
-/** The workspace ids a list may cover: the requested one if visible (else none), or every visible one. */
-export async function visibleWorkspaceFilter(ctx: Context, globalId: string | null | undefined): Promise<Types.ObjectId[]> {
-  const visible = await ctx.loaders.visibleWorkspaces();
-  if (globalId === null || globalId === undefined) return [...visible].map((id) => new Types.ObjectId(id));
-  const id = workspaceArg(globalId);
-  return id && visible.has(id) ? [new Types.ObjectId(id)] : [];
-}
+workspaceLists({ field: 'projects', plural: 'projects', resource: 'PROJECTS', type: ProjectRef, model: Project, connection: projectConnection });
 
 
 const ProjectPayload = builder.objectRef<{ project: ProjectDoc }>('ProjectPayload').implement({
