@@ -8,7 +8,6 @@ import {
   keyAccess,
   keyAllowsWorkspace,
   permissionName,
-
   type Access,
   type Resource,
 } from '../auth/permissions.ts';

@@ -37,7 +37,6 @@ builder.objectType(ConflictError, {
 });
 
 /** The errors-plugin options of a mutation: its payload object directly in a described union. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function mutationErrors(name: string, types: (new (...args: any[]) => Error)[]) {
   return {
     types,
