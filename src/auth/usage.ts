@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { PeriodicFlusher } from '../periodic-flusher.ts';
 import { Types } from 'mongoose';
+import { bulkWriteInChunks } from '../db/bulk.ts';
 import { ApiKey } from '../models/api-key.ts';
 
 interface PendingUsage {
@@ -45,7 +46,7 @@ export class UsageRecorder extends PeriodicFlusher {
       },
     }));
     try {
-      await ApiKey.bulkWrite(ops, { ordered: false });
+      await bulkWriteInChunks(ApiKey, ops);
     } catch (error) {
       // Put the counts back so the next flush retries them.
       for (const [keyId, usage] of batch) {

@@ -4,6 +4,7 @@ import { Types, type AnyBulkWriteOperation } from 'mongoose';
 import UAParser from 'ua-parser-js';
 import { ClickBucket, type ClickBucketDoc, type ClickDimension } from '../models/click-bucket.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
+import { bulkWriteInChunks, chunked } from '../db/bulk.ts';
 
 export interface ClickFacts {
   referrerHost: string;
@@ -98,11 +99,11 @@ export class ClickRecorder extends PeriodicFlusher {
     this.buckets = new Map();
     try {
       if (linkClicks.size > 0) {
-        await Link.bulkWrite(
+        await bulkWriteInChunks(
+          Link,
           [...linkClicks].map(([id, clicks]) => ({
             updateOne: { filter: { _id: new Types.ObjectId(id) }, update: { $inc: { clicks } } },
           })),
-          { ordered: false },
         );
       }
       for (const [id, clicks] of linkClicks) {
@@ -123,16 +124,18 @@ export class ClickRecorder extends PeriodicFlusher {
         upsert: true,
       },
     }));
-    try {
-      await ClickBucket.bulkWrite(ops, { ordered: false });
-    } catch (error) {
-      // Two instances upserting the same new bucket: the loser gets 11000; its $inc is safe to redo.
-      const failed = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors ?? [];
-      if (failed.length === 0 || failed.some((e) => e.code !== 11000)) throw error;
-      await ClickBucket.bulkWrite(
-        failed.map((e) => ops[e.index]!),
-        { ordered: false },
-      );
+    for (const chunk of chunked(ops)) {
+      try {
+        await ClickBucket.bulkWrite(chunk, { ordered: false });
+      } catch (error) {
+        // Two instances upserting the same new bucket: the loser gets 11000; its $inc is safe to redo.
+        const failed = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors ?? [];
+        if (failed.length === 0 || failed.some((e) => e.code !== 11000)) throw error;
+        await ClickBucket.bulkWrite(
+          failed.map((e) => chunk[e.index]!),
+          { ordered: false },
+        );
+      }
     }
   }
 
