@@ -77,6 +77,16 @@ describe('server process', () => {
     expect(server.output()).toMatch(/DATA_DIR ".*a-file\/data" is not writable \(ENOTDIR\)/);
   });
 
+  it('FerretDB not built and Go missing: says to install Go or set MONGODB_URI', async () => {
+    const pathWithoutGo = (process.env.PATH ?? '')
+      .split(':')
+      .filter((dir) => !fs.existsSync(path.join(dir, 'go')))
+      .join(':');
+    const server = runCli(['serve'], { DATA_DIR: tempDir(), FERRETDB_CACHE_DIR: tempDir(), PATH: pathWithoutGo });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain('Go is not installed: install Go (https://go.dev/dl) or set MONGODB_URI');
+  });
+
   it('a bad environment value stops start-up with one line', async () => {
     const server = runCli(['serve'], { PORT: 'eighty' });
     expect(await server.exited).toBe(1);
