@@ -5,7 +5,6 @@ import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
 import type { UserDoc } from '../src/models/user.ts';
-import { Membership } from '../src/models/workspace.ts';
 import { gid, makeUser, makeWorkspace } from './helpers.ts';
 
 /** Global ids of one workspace's objects, the targets an operation acts on. */
@@ -79,6 +78,3 @@ export function ghostTarget(): Target {
   };
 }
 
-export async function membershipCount(workspaceId: Types.ObjectId): Promise<number> {
-  return Membership.countDocuments({ workspaceId });
-}

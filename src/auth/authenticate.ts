@@ -145,10 +145,6 @@ export class KeyAuthenticator {
     }
   }
 
-  /** Drops cached "no such key" answers for a hash that now exists (a key just created or rotated). */
-  forgetHash(hash: string): void {
-    this.cache.delete(hash);
-  }
 
   get size(): number {
     return this.cache.size;

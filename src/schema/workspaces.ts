@@ -20,7 +20,7 @@ import { connectionType, paginate } from './pagination.ts';
 import { UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
-export const WorkspaceNode = builder.node(WorkspaceRef, {
+builder.node(WorkspaceRef, {
   description: 'A team space that owns projects, links, domains and their analytics.',
   authScopes: (workspace) => ({ visibleWorkspace: String(workspace._id) }),
   id: { resolve: (workspace) => String(workspace._id) },
