@@ -77,4 +77,3 @@ export function ghostTarget(): Target {
     raw: {} as Target['raw'],
   };
 }
-
