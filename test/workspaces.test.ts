@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickBucket } from '../src/models/click-bucket.ts';
+import { ClickBucket, clickBucketId } from '../src/models/click-bucket.ts';
 import { Link } from '../src/models/link.ts';
 import { Membership, Workspace } from '../src/models/workspace.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, useTestDatabase, type TestApp } from './helpers.ts';
@@ -61,7 +61,7 @@ describe('workspaces and members', () => {
     const otherId = (await gql(t.app, CREATE, { i: { name: 'Survivor' } }, { key: secret })).body.data.createWorkspace.workspace.id;
     await gql(t.app, 'mutation($i: CreateLinkInput!) { createLink(input: $i) { __typename } }', { i: { workspaceId, url: 'https://x.example/' } }, { key: secret });
     await gql(t.app, 'mutation($i: CreateLinkInput!) { createLink(input: $i) { __typename } }', { i: { workspaceId: otherId, url: 'https://y.example/' } }, { key: secret });
-    await ClickBucket.create({ workspaceId: raw, linkId: raw, day: '2026-01-01', dimension: 'total', value: 'all', clicks: 3 });
+    await ClickBucket.create({ _id: clickBucketId(raw, '2026-01-01', 'total', 'all'), workspaceId: raw, linkId: raw, day: '2026-01-01', dimension: 'total', value: 'all', clicks: 3 });
     const restricted = await makeKey(owner, 'FULL', { workspaces: [raw] });
 
     const result = await gql(t.app, 'mutation($i: WorkspaceIdInput!) { deleteWorkspace(input: $i) { ... on DeletePayload { deletedId } } }', { i: { id: workspaceId } }, { key: secret });

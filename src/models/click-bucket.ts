@@ -5,10 +5,11 @@ export type ClickDimension = (typeof CLICK_DIMENSIONS)[number];
 
 /**
  * One counter per link, UTC day, dimension and value. Referrer hosts are values, never keys
- * (SPEC 2), so every counter is a whole document bumped with an upserting $inc.
+ * (SPEC 2), so every counter is a whole document bumped with an upserting $inc. The _id is
+ * derived from those four, so each upsert is a primary-key lookup (FerretDB v1 only uses _id).
  */
 export interface ClickBucketDoc {
-  _id: Types.ObjectId;
+  _id: string;
   workspaceId: Types.ObjectId;
   linkId: Types.ObjectId;
   /** UTC day, YYYY-MM-DD. */
@@ -19,6 +20,7 @@ export interface ClickBucketDoc {
 }
 
 const clickBucketSchema = new Schema<ClickBucketDoc>({
+  _id: { type: String, required: true },
   workspaceId: { type: Schema.Types.ObjectId, required: true },
   linkId: { type: Schema.Types.ObjectId, required: true },
   day: { type: String, required: true },
@@ -26,7 +28,11 @@ const clickBucketSchema = new Schema<ClickBucketDoc>({
   value: { type: String, required: true },
   clicks: { type: Number, default: 0 },
 });
-clickBucketSchema.index({ linkId: 1, day: 1, dimension: 1, value: 1 }, { unique: true });
+clickBucketSchema.index({ linkId: 1, day: 1 });
 clickBucketSchema.index({ workspaceId: 1, day: 1 });
 
 export const ClickBucket = mongoose.model<ClickBucketDoc>('ClickBucket', clickBucketSchema);
+
+export function clickBucketId(linkId: Types.ObjectId | string, day: string, dimension: ClickDimension, value: string): string {
+  return `${linkId}:${day}:${dimension}:${value}`;
+}

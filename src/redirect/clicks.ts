@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { PeriodicFlusher } from '../periodic-flusher.ts';
 import { Types, type AnyBulkWriteOperation } from 'mongoose';
 import UAParser from 'ua-parser-js';
-import { ClickBucket, type ClickBucketDoc, type ClickDimension } from '../models/click-bucket.ts';
+import { ClickBucket, clickBucketId, type ClickBucketDoc, type ClickDimension } from '../models/click-bucket.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
 import { bulkWriteInChunks, chunked } from '../db/bulk.ts';
 
@@ -119,8 +119,11 @@ export class ClickRecorder extends PeriodicFlusher {
   private async writeBuckets(buckets: PendingBucket[]): Promise<void> {
     const ops: AnyBulkWriteOperation<ClickBucketDoc>[] = buckets.map((b) => ({
       updateOne: {
-        filter: { linkId: b.linkId, day: b.day, dimension: b.dimension, value: b.value },
-        update: { $inc: { clicks: b.clicks }, $setOnInsert: { workspaceId: b.workspaceId } },
+        filter: { _id: clickBucketId(b.linkId, b.day, b.dimension, b.value) },
+        update: {
+          $inc: { clicks: b.clicks },
+          $setOnInsert: { workspaceId: b.workspaceId, linkId: b.linkId, day: b.day, dimension: b.dimension, value: b.value },
+        },
         upsert: true,
       },
     }));
