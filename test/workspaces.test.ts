@@ -72,3 +72,25 @@ describe('workspaces and members', () => {
     expect(seen.body.data).toEqual({ workspaces: { totalCount: 0 }, links: { totalCount: 0 } });
   });
 });
+
+describe('owners under concurrency', () => {
+  it('two OWNERs demoting each other at once never leave the workspace without an OWNER', async () => {
+    const a = await makeUser('a');
+    const b = await makeUser('b');
+    const keyA = (await makeKey(a)).secret;
+    const keyB = (await makeKey(b)).secret;
+    const workspaceId = (await gql(t.app, CREATE, { i: { name: 'Duo' } }, { key: keyA })).body.data.createWorkspace.workspace.id;
+    await gql(t.app, MEMBER('addWorkspaceMember', 'AddWorkspaceMemberInput'), { i: { workspaceId, email: b.email, role: 'OWNER' } }, { key: keyA });
+    const demote = (key: string, user: typeof a) =>
+      gql(t.app, MEMBER('updateWorkspaceMember', 'UpdateWorkspaceMemberInput'), { i: { workspaceId, userId: gid('User', user._id), role: 'VIEWER' } }, { key });
+    const results = await Promise.all([demote(keyA, b), demote(keyB, a)]);
+    const raw = (await Workspace.findOne({ name: 'Duo' }).lean())!._id;
+    const outcomes = results.map((r) => r.body.data.updateWorkspaceMember.__typename as string);
+    // Interleaved, both are refused (each undoes its own demotion); one after the other, the second is.
+    expect(outcomes.every((o) => o === 'WorkspaceMemberPayload' || o === 'ConflictError')).toBe(true);
+    expect(outcomes.filter((o) => o === 'WorkspaceMemberPayload').length).toBeLessThanOrEqual(1);
+    const owners = await Membership.countDocuments({ workspaceId: raw, role: 'OWNER' });
+    expect(owners).toBeGreaterThanOrEqual(1);
+    expect(owners).toBe(2 - outcomes.filter((o) => o === 'WorkspaceMemberPayload').length);
+  });
+});

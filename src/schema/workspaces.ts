@@ -245,11 +245,22 @@ async function requireMember(ctx: Context, workspaceGlobalId: string, userGlobal
   return member;
 }
 
-async function assertNotLastOwner(member: MembershipDoc, action: string): Promise<void> {
-  if (member.role !== 'OWNER') return;
-  const owners = await Membership.countDocuments({ workspaceId: member.workspaceId, role: 'OWNER' });
-  if (owners <= 1) {
-    throw new ConflictError('input.userId', `the last OWNER cannot ${action}; make another member OWNER first, or delete the workspace`);
+const lastOwner = (action: string) =>
+  new ConflictError('input.userId', `the last OWNER cannot ${action}; make another member OWNER first, or delete the workspace`);
+
+const ownerCount = (workspaceId: MembershipDoc['workspaceId']) => Membership.countDocuments({ workspaceId, role: 'OWNER' });
+
+/**
+ * Demotes or removes an OWNER without transactions: checked before (the common case) and again
+ * after the write, undoing it when no OWNER is left, so two concurrent demotions cannot
+ * leave a workspace without an owner.
+ */
+async function changeOwnerSafely(member: MembershipDoc, action: string, write: () => Promise<unknown>, undo: () => Promise<unknown>) {
+  if (member.role === 'OWNER' && (await ownerCount(member.workspaceId)) <= 1) throw lastOwner(action);
+  await write();
+  if (member.role === 'OWNER' && (await ownerCount(member.workspaceId)) === 0) {
+    await undo();
+    throw lastOwner(action);
   }
 }
 
@@ -263,10 +274,10 @@ builder.mutationField('updateWorkspaceMember', (t) =>
     args: { input: t.arg({ type: UpdateMemberInput, required: true, description: 'The member and role.' }) },
     resolve: async (_root, { input }, ctx) => {
       const member = await requireMember(ctx, input.workspaceId, input.userId);
-      if (input.role !== 'OWNER') await assertNotLastOwner(member, 'be demoted');
-      const updated = await Membership.findOneAndUpdate({ _id: member._id }, { $set: { role: input.role } }, { new: true })
-        .lean<MembershipDoc>()
-        .exec();
+      const setRole = (role: MembershipDoc['role']) => Membership.updateOne({ _id: member._id }, { $set: { role } });
+      if (input.role === 'OWNER') await setRole('OWNER');
+      else await changeOwnerSafely(member, 'be demoted', () => setRole(input.role), () => setRole('OWNER'));
+      const updated = await Membership.findById(member._id).lean<MembershipDoc>().exec();
       if (!updated) throw new NotFoundError('Workspace member');
       return { member: updated };
     },
@@ -291,8 +302,12 @@ builder.mutationField('removeWorkspaceMember', (t) =>
     args: { input: t.arg({ type: RemoveMemberInput, required: true, description: 'The member to remove.' }) },
     resolve: async (_root, { input }, ctx) => {
       const member = await requireMember(ctx, input.workspaceId, input.userId);
-      await assertNotLastOwner(member, 'leave');
-      await Membership.deleteOne({ _id: member._id });
+      await changeOwnerSafely(
+        member,
+        'leave',
+        () => Membership.deleteOne({ _id: member._id }),
+        () => Membership.create(member),
+      );
       return { deletedId: toGlobalId('User', member.userId) };
     },
   }),
