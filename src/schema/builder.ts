@@ -82,6 +82,9 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+/** The builder's type parameters, for helpers that take Pothos refs. */
+export type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
 builder.scalarType('DateTime', {
   description: 'An instant in time, as an ISO 8601 string in UTC (e.g. 2026-01-31T12:00:00.000Z).',
   serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),

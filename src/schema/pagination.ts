@@ -1,12 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { resolveOffsetConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
 import type { Model, QueryFilter, SortOrder } from 'mongoose';
-import type { ObjectRef, SchemaTypes } from '@pothos/core';
-import { builder } from './builder.ts';
+import type { ObjectRef } from '@pothos/core';
+import { builder, type BuilderTypes } from './builder.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits.ts';
-
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : SchemaTypes;
-
 
 export function assertPageSize(args: DefaultConnectionArguments): void {
   for (const name of ['first', 'last'] as const) {
@@ -45,7 +42,7 @@ export async function paginate<T>(
 }
 
 /** One connection type per node type, shared by every field that lists it. */
-export function connectionType<T extends object>(type: ObjectRef<Types, T>, typeName: string, plural: string) {
+export function connectionType<T extends object>(type: ObjectRef<BuilderTypes, T>, typeName: string, plural: string) {
   return builder.connectionObject(
     { type, name: `${typeName}Connection`, description: `A page of ${plural}.` },
     { name: `${typeName}Edge`, description: `One of the ${plural} in a page, with its cursor.` },

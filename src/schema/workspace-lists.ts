@@ -2,7 +2,7 @@ import { Types, type Model } from 'mongoose';
 import type { ObjectRef } from '@pothos/core';
 import type { Resource } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
-import { builder } from './builder.ts';
+import { builder, type BuilderTypes } from './builder.ts';
 import { workspaceArg } from './guards.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
@@ -14,8 +14,6 @@ export async function visibleWorkspaceFilter(ctx: Context, globalId: string | nu
   const id = workspaceArg(globalId);
   return id && visible.has(id) ? [new Types.ObjectId(id)] : [];
 }
-
-type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 /**
  * The two ways to list a workspace-owned type, newest first: `Query.<field>(workspaceId)` over
