@@ -1,4 +1,5 @@
 import path from 'node:path';
+import proxyAddr from 'proxy-addr';
 
 /** Thrown for a bad environment value; its message is the one line start-up prints. */
 export class ConfigError extends Error {
@@ -9,6 +10,13 @@ export type IntrospectionMode = 'public' | 'key' | 'off';
 export type RateLimitStore = 'memory' | 'mongo';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/**
+ * Who may write X-Forwarded-For: nobody, the nearest `hops` proxies, or these addresses/ranges
+ * (proxy-addr names loopback, linklocal, uniquelocal allowed). Never "every hop".
+ */
+export type TrustProxy = false | { hops: number } | { proxies: string[] };
+/** `*` (any origin, no credentials) or the exact origins a browser may call from. */
+export type CorsOrigins = '*' | string[];
 
 export interface Config {
   nodeEnv: string;
@@ -25,7 +33,10 @@ export interface Config {
   rateLimitStore: RateLimitStore;
   introspection: IntrospectionMode;
   logLevel: LogLevel;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
+  corsOrigins: CorsOrigins;
+  anonymousRateLimitPerMinute: number;
+  authFailureLimitPerMinute: number;
   usageFlushMs: number;
   clickFlushMs: number;
   dbTimeoutMs: number;
@@ -55,9 +66,39 @@ function readChoice<T extends string>(env: Env, name: string, choices: readonly 
   return value as T;
 }
 
-function readBool(env: Env, name: string, fallback: boolean): boolean {
-  const value = readChoice(env, name, ['true', 'false', '1', '0'] as const, fallback ? 'true' : 'false');
-  return value === 'true' || value === '1';
+function readTrustProxy(env: Env): TrustProxy {
+  const raw = env.TRUST_PROXY;
+  const value = raw?.trim().toLowerCase() ?? '';
+  const expected = 'false, true (one proxy), a hop count such as 2, or a comma-separated list of proxy IPs/CIDRs (loopback, linklocal, uniquelocal allowed)';
+  if (value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true') return { hops: 1 };
+  if (/^\d+$/.test(value)) {
+    if (Number(value) > 20) bad('TRUST_PROXY', raw!, expected);
+    return { hops: Number(value) };
+  }
+  const proxies = value.split(',').map((entry) => entry.trim());
+  for (const entry of proxies) {
+    try {
+      proxyAddr.compile(entry);
+    } catch {
+      bad('TRUST_PROXY', raw!, `${expected}; "${entry}" is not one`);
+    }
+  }
+  return { proxies };
+}
+
+function readCorsOrigins(env: Env): CorsOrigins {
+  const raw = env.CORS_ORIGINS;
+  if (raw === undefined || raw.trim() === '' || raw.trim() === '*') return '*';
+  const origins = raw.split(',').map((entry) => entry.trim());
+  for (const origin of origins) {
+    let valid = false;
+    try {
+      valid = new URL(origin).origin === origin && /^https?:/.test(origin);
+    } catch {}
+    if (!valid) bad('CORS_ORIGINS', raw, '* or a comma-separated list of origins such as https://app.example,http://localhost:5173 (scheme and host, no path)');
+  }
+  return origins;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/i;
@@ -104,7 +145,10 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitStore: readChoice(env, 'RATE_LIMIT_STORE', ['memory', 'mongo'] as const, 'memory'),
     introspection: readChoice(env, 'INTROSPECTION', ['public', 'key', 'off'] as const, 'public'),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    trustProxy: readTrustProxy(env),
+    corsOrigins: readCorsOrigins(env),
+    anonymousRateLimitPerMinute: readInt(env, 'ANONYMOUS_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
+    authFailureLimitPerMinute: readInt(env, 'AUTH_FAILURE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
     usageFlushMs: readInt(env, 'USAGE_FLUSH_MS', 2000, 10, 60_000),
     clickFlushMs: readInt(env, 'CLICK_FLUSH_MS', 1000, 10, 60_000),
     dbTimeoutMs: readInt(env, 'DB_TIMEOUT_MS', 5000, 100, 120_000),

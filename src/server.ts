@@ -7,7 +7,7 @@ import { openDatabase, type Database } from './db/connection.ts';
 import { bootstrapDemo } from './domain/demo.ts';
 import { ensureIndexes } from './models/index.ts';
 import { createServices, startServices, stopServices, type Services } from './services.ts';
-import { createApp } from './yoga.ts';
+import { createApp, type App } from './yoga.ts';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -18,6 +18,29 @@ export interface RunningServer {
   services: Services;
   /** Stops accepting, lets in-flight requests finish, flushes batches, closes the DB and the embedded server. */
   stop(): Promise<void>;
+}
+
+/** What node refuses before the app sees a request (a broken request line, bad header bytes, headers too large). */
+function clientErrorResponse(error: NodeJS.ErrnoException): string {
+  const [status, reason, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'Request headers too large: send fewer or shorter headers.']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request took too long to arrive.']
+        : [400, 'Bad Request', 'Malformed HTTP request: check the request line and the headers.'];
+  const body = JSON.stringify({ errors: [{ message, extensions: { code: status === 400 ? 'BAD_REQUEST' : status === 431 ? 'HEADERS_TOO_LARGE' : 'REQUEST_TIMEOUT' } }] });
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** The node server for the app: the one place that owns socket-level behaviour (used by tests too). */
+export function createHttpServer(app: App): http.Server {
+  const server = http.createServer(app);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // Answer in JSON like the rest of the API (never node's internals), then close.
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    socket.end(clientErrorResponse(error));
+  });
+  return server;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {
@@ -58,7 +81,7 @@ export async function startServer(
     services = createServices(config, logger, db, pepper);
     startServices(services);
     const app = createApp(services);
-    const server = http.createServer(app);
+    const server = createHttpServer(app);
     // Keep-alive sockets must not hold shutdown open past the in-flight requests.
     server.keepAliveTimeout = 5000;
     await listen(server, config.port, config.host);

@@ -1,12 +1,18 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import proxyAddr from 'proxy-addr';
 import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, parse, type DocumentNode, type SelectionSetNode } from 'graphql';
 import { createServerAdapter } from '@whatwg-node/server';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { AUTH_MESSAGES, type AuthenticatedKey } from './auth/authenticate.ts';
+import { normalizeIp } from './auth/ip.ts';
+import { AuthFailureThrottle } from './auth/rate-limit.ts';
 import type { Role } from './auth/permissions.ts';
+import type { Config, CorsOrigins } from './config.ts';
 import type { Context } from './context.ts';
+import { cacheIntrospection, documentLimits, hideSuggestions } from './graphql-limits.ts';
 import { requestStore, type RequestStore } from './logger.ts';
 import { Membership } from './models/workspace.ts';
 import { handleRedirect } from './redirect/handler.ts';
@@ -17,6 +23,9 @@ import type { Services } from './services.ts';
 /** What the HTTP layer hands to each request: set by the node server or by tests calling app.fetch. */
 export interface ServerContext {
   req?: IncomingMessage;
+  /** The socket peer (tests in process); the node server's is req.socket.remoteAddress. TRUST_PROXY applies. */
+  remoteAddress?: string;
+  /** The client address as is, TRUST_PROXY not applied (tests in process). */
   clientIp?: string;
 }
 
@@ -60,17 +69,59 @@ function anonymousAllowed(services: Services, query: string | undefined, operati
  */
 async function authenticateRequest(
   services: Services,
+  failures: AuthFailureThrottle,
   request: Request,
   params: { query?: string; operationName?: string | null },
   clientIp: string | null,
 ): Promise<AuthenticatedKey | null> {
   const store = requestStore.getStore() as RequestStore;
-  const outcome = await services.authenticator.authenticate(request.headers.get('authorization'), clientIp);
-  if (outcome.kind === 'failure') throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
-  if (outcome.kind === 'anonymous') {
+  const header = request.headers.get('authorization');
+  // Windows are keyed by an HMAC of the address: the shared store never holds IPs.
+  const address = createHmac('sha256', services.pepper)
+    .update(clientIp ? normalizeIp(clientIp) : 'unknown')
+    .digest('base64url')
+    .slice(0, 22);
+
+  if (header === null || header.trim() === '') {
+    // Anonymous calls (introspection only) are limited per address, before the document is parsed.
+    const limit = services.config.anonymousRateLimitPerMinute;
+    const decision = await services.rateLimiter.hit(`ip:${address}`, limit);
+    store.rateLimit = decision;
+    if (!decision.allowed) {
+      throw httpError(
+        429,
+        'RATE_LIMITED',
+        `Rate limit of ${limit} anonymous requests per minute exceeded for this address: retry after ${decision.resetSeconds} s, or send an API key.`,
+        { 'Retry-After': String(decision.resetSeconds) },
+      );
+    }
     if (!anonymousAllowed(services, params.query, params.operationName)) throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
     return null;
   }
+
+  // A key this instance has already verified skips the failure throttle; any other attempt from
+  // an address with too many recent failures is refused before the key is looked up.
+  const knownGood = services.authenticator.isKnownGood(header, clientIp);
+  if (!knownGood) {
+    const wait = failures.begin(address);
+    if (wait > 0) {
+      throw httpError(
+        429,
+        'RATE_LIMITED',
+        `Too many failed authentication attempts from this address: retry after ${wait} s with a valid API key.`,
+        { 'Retry-After': String(wait) },
+      );
+    }
+  }
+  let outcome;
+  try {
+    outcome = await services.authenticator.authenticate(header, clientIp);
+  } finally {
+    // Only 401s count: a 403 for allowedIps means the key itself is genuine.
+    if (!knownGood) await failures.settle(address, outcome?.kind === 'failure' && outcome.failure.status === 401);
+  }
+  if (outcome.kind === 'failure') throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
+  if (outcome.kind === 'anonymous') throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
   const key = outcome.key;
   store.keyId = key.id;
   const limit = key.rateLimit ?? services.config.rateLimitPerMinute;
@@ -95,11 +146,12 @@ export function createGraphQLHandler(services: Services) {
   // parsing and validation, so a bad key is a 401 whatever the document; the context factory
   // then builds the request's context from the outcome.
   const authenticatedRequests = new WeakMap<Request, { key: AuthenticatedKey | null; clientIp: string | null }>();
+  const failures = new AuthFailureThrottle(services.rateLimiter, config.authFailureLimitPerMinute);
   const authPlugin: Plugin<Record<string, unknown>, ServerContext> = {
     async onParams({ request, params, setResult, context }) {
       const clientIp = context.clientIp ?? null;
       try {
-        const key = await authenticateRequest(services, request, params, clientIp);
+        const key = await authenticateRequest(services, failures, request, params, clientIp);
         authenticatedRequests.set(request, { key, clientIp });
       } catch (error) {
         if (!(error instanceof GraphQLError)) throw error;
@@ -118,6 +170,9 @@ export function createGraphQLHandler(services: Services) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // CORS is answered by createApp for every /graphql response, including those yoga never sees.
+    cors: false,
+    multipart: false,
     logging: false,
     // GraphiQL served from this server (bundled), not from a CDN: works offline and behind strict CSPs.
     renderGraphiQL,
@@ -127,7 +182,14 @@ export function createGraphQLHandler(services: Services) {
       headers: JSON.stringify({ Authorization: 'Bearer taapit_...' }, null, 2),
       defaultQuery: '# Replace taapit_... in the Headers tab below with your API key, then run:\nquery Viewer {\n  viewer {\n    key { name hint permission }\n    user { email }\n    permissions { resource access }\n  }\n}\n',
     },
-    plugins: [authPlugin, introspectionPlugin],
+    // documentLimits first: its token check runs before authentication, which parses anonymous documents.
+    plugins: [
+      documentLimits(),
+      authPlugin,
+      introspectionPlugin,
+      ...(config.introspection === 'off' ? [hideSuggestions()] : []),
+      cacheIntrospection(isIntrospectionOnly),
+    ],
     maskedErrors: {
       maskError(error) {
         const store = requestStore.getStore();
@@ -182,16 +244,105 @@ export function createGraphQLHandler(services: Services) {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
-/** GraphQL documents are small; a larger body is refused before it is read. */
+/** GraphQL documents are small: a larger body is refused, by Content-Length or while it is read. */
 const MAX_BODY_BYTES = 1_000_000;
+/** POST bodies that are JSON only: forms, multipart and text/plain are what a cross-site page can send without a preflight. */
+const POST_CONTENT_TYPES = ['application/json', 'application/graphql+json', 'application/graphql-response+json'];
+/** A Host header: a name or an address (IPv6 in brackets) with an optional port, nothing else. */
+const HOST_HEADER = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
+const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id';
+const CORS_EXPOSE_HEADERS = [
+  ...['Limit', 'Remaining', 'Reset'].flatMap((name) => [`RateLimit-${name}`, `X-RateLimit-${name}`]),
+  'Retry-After',
+  'X-Request-Id',
+].join(', ');
 
-function clientIpOf(request: Request, ctx: ServerContext, trustProxy: boolean): string | null {
-  if (ctx.clientIp) return ctx.clientIp;
-  if (trustProxy) {
-    const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
+function jsonError(status: number, code: string, message: string, extensions: Record<string, unknown> = {}): Response {
+  return Response.json({ errors: [{ message, extensions: { code, ...extensions } }] }, { status });
+}
+
+type TrustFunction = (address: string, hop: number) => boolean;
+
+/** proxy-addr's trust test for TRUST_PROXY, or null when X-Forwarded-For is ignored. */
+function compileTrust(trustProxy: Config['trustProxy']): TrustFunction | null {
+  if (trustProxy === false) return null;
+  if ('hops' in trustProxy) {
+    const { hops } = trustProxy;
+    return (_address, hop) => hop < hops;
   }
-  return ctx.req?.socket.remoteAddress ?? null;
+  return proxyAddr.compile(trustProxy.proxies);
+}
+
+/**
+ * The client address: the socket peer, or with TRUST_PROXY the rightmost X-Forwarded-For entry
+ * not written by a trusted proxy (entries to its left are whatever the client sent).
+ */
+function clientIpOf(request: Request, ctx: ServerContext, trust: TrustFunction | null): string | null {
+  if (ctx.clientIp) return ctx.clientIp;
+  const peer = ctx.remoteAddress ?? ctx.req?.socket.remoteAddress;
+  if (!peer) return null;
+  if (!trust) return peer;
+  const forwardedFor = request.headers.get('x-forwarded-for') ?? undefined;
+  const address = proxyAddr({ headers: { 'x-forwarded-for': forwardedFor }, socket: { remoteAddress: peer } } as unknown as IncomingMessage, trust);
+  return net.isIP(address) ? address : null;
+}
+
+/** The request's URL, or why it cannot be served: a Host that is not a host, a target that is not a path. */
+function parseTarget(request: Request, ctx: ServerContext): URL | string {
+  const host = request.headers.get('host');
+  if (host !== null && !HOST_HEADER.test(host)) {
+    return 'Malformed Host header: send the server name or address, with an optional port (e.g. "Host: api.example.com").';
+  }
+  const target = ctx.req?.url;
+  if (target !== undefined && !target.startsWith('/')) {
+    return 'Malformed request target: send the path only (e.g. "GET /graphql HTTP/1.1"), not an absolute URL.';
+  }
+  try {
+    return new URL(request.url);
+  } catch {
+    return 'Malformed request URL: check the Host header and the request path.';
+  }
+}
+
+function setCorsHeaders(headers: Headers, origin: string | null, allowed: CorsOrigins, preflight: boolean): void {
+  // With a list the answer depends on Origin, so caches must keep one copy per origin.
+  if (allowed !== '*') headers.append('Vary', 'Origin');
+  if (origin === null || (allowed !== '*' && !allowed.includes(origin))) return;
+  // Keys travel in the Authorization header, never in cookies: credentials are never allowed.
+  headers.set('Access-Control-Allow-Origin', allowed === '*' ? '*' : origin);
+  if (preflight) {
+    headers.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    headers.set('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS);
+    headers.set('Access-Control-Max-Age', '600');
+  } else {
+    headers.set('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
+  }
+}
+
+/** The body, read up to `max` bytes whatever Content-Length says (chunked bodies have none), or null past it. */
+async function readCappedBody(request: Request, max: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function tooLarge(): Response {
+  const response = jsonError(413, 'PAYLOAD_TOO_LARGE', `Request body over ${MAX_BODY_BYTES} bytes: send a smaller query or fewer variables.`);
+  // The rest of the body is not read: the connection cannot be reused.
+  response.headers.set('Connection', 'close');
+  return response;
 }
 
 function setRateLimitHeaders(headers: Headers, rateLimit: NonNullable<RequestStore['rateLimit']>): void {
@@ -208,49 +359,71 @@ function setRateLimitHeaders(headers: Headers, rateLimit: NonNullable<RequestSto
 
 /**
  * The whole HTTP surface without listening: /graphql, /healthz, /readyz and the redirect.
- * `app.fetch(request, { clientIp })` serves tests in process; node's http server serves the rest.
+ * `app.fetch(request, { clientIp })` or `{ remoteAddress }` serves tests in process; node's http server serves the rest.
  */
 export function createApp(services: Services) {
   const yoga = createGraphQLHandler(services);
   const { logger, config } = services;
+  const trust = compileTrust(config.trustProxy);
+
+  async function graphql(request: Request, serverContext: ServerContext, clientIp: string | null): Promise<Response> {
+    if (request.method === 'OPTIONS') return new Response(null, { status: 204 });
+    if (request.method !== 'POST') return yoga.fetch(request, { ...serverContext, clientIp: clientIp ?? undefined });
+    const mediaType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+    if (!POST_CONTENT_TYPES.includes(mediaType)) {
+      return jsonError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Unsupported Content-Type ${mediaType ? `"${mediaType}"` : '(none)'}: POST /graphql accepts a JSON body sent as ${POST_CONTENT_TYPES.join(', ')}.`,
+      );
+    }
+    if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return tooLarge();
+    const body = await readCappedBody(request, MAX_BODY_BYTES);
+    if (body === null) return tooLarge();
+    // Every accepted type is JSON: yoga is told so in the one spelling it parses.
+    const headers = new Headers(request.headers);
+    headers.set('content-type', 'application/json');
+    const buffered = new Request(request.url, { method: 'POST', headers, body, signal: request.signal });
+    return yoga.fetch(buffered, { ...serverContext, clientIp: clientIp ?? undefined });
+  }
+
+  async function route(request: Request, serverContext: ServerContext, url: URL): Promise<Response> {
+    if (url.pathname === '/graphql') {
+      const response = await graphql(request, serverContext, clientIpOf(request, serverContext, trust));
+      setCorsHeaders(response.headers, request.headers.get('origin'), config.corsOrigins, request.method === 'OPTIONS');
+      return response;
+    }
+    if (url.pathname === '/healthz') return Response.json({ status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const ready = await services.db.ping(1000);
+      return Response.json({ status: ready ? 'ready' : 'database unreachable' }, { status: ready ? 200 : 503 });
+    }
+    return handleRedirect(services, request, url);
+  }
 
   return createServerAdapter<ServerContext>(async (request, serverContext) => {
     const incomingId = request.headers.get('x-request-id');
     const store: RequestStore = { requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID() };
     const started = performance.now();
     return requestStore.run(store, async () => {
-      const url = new URL(request.url);
-      const clientIp = clientIpOf(request, serverContext, config.trustProxy);
+      let path: string | undefined;
       let response: Response;
       try {
-        if (url.pathname === '/graphql' && Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
-          response = Response.json(
-            { errors: [{ message: `Request body over ${MAX_BODY_BYTES} bytes: send a smaller query or fewer variables.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] },
-            { status: 413 },
-          );
-        } else if (url.pathname === '/graphql') {
-          response = await yoga.fetch(request, { ...serverContext, clientIp: clientIp ?? undefined });
-        } else if (url.pathname === '/healthz') {
-          response = Response.json({ status: 'ok' });
-        } else if (url.pathname === '/readyz') {
-          const ready = await services.db.ping(1000);
-          response = Response.json({ status: ready ? 'ready' : 'database unreachable' }, { status: ready ? 200 : 503 });
+        const target = parseTarget(request, serverContext);
+        if (typeof target === 'string') {
+          response = jsonError(400, 'BAD_REQUEST', target);
+          response.headers.set('Connection', 'close');
         } else {
-          response = await handleRedirect(services, request, url);
+          path = target.pathname;
+          response = await route(request, serverContext, target);
         }
       } catch (error) {
         logger.error({ err: error }, 'unexpected error');
-        response = Response.json(
-          { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: store.requestId } }] },
-          { status: 500 },
-        );
+        response = jsonError(500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.', { requestId: store.requestId });
       }
       response.headers.set('X-Request-Id', store.requestId);
       if (store.rateLimit) setRateLimitHeaders(response.headers, store.rateLimit);
-      logger.info(
-        { method: request.method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) },
-        'request',
-      );
+      logger.info({ method: request.method, path, status: response.status, ms: Math.round(performance.now() - started) }, 'request');
       return response;
     });
   });

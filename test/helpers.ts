@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import mongoose, { Types } from 'mongoose';
@@ -14,6 +13,7 @@ import { User, type UserDoc } from '../src/models/user.ts';
 import { Membership, Workspace, type WorkspaceDoc } from '../src/models/workspace.ts';
 import { toGlobalId } from '../src/schema/ids.ts';
 import { createServices, startServices, stopServices, type Services } from '../src/services.ts';
+import { createHttpServer } from '../src/server.ts';
 import { createApp, type App } from '../src/yoga.ts';
 
 export const TEST_PEPPER = 'test-pepper-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -85,6 +85,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     LOG_LEVEL: 'info',
     USAGE_FLUSH_MS: '60000',
     CLICK_FLUSH_MS: '60000',
+    // Suites make many anonymous and failing calls from 127.0.0.1; test/edge.test.ts sets these limits itself.
+    ANONYMOUS_RATE_LIMIT_PER_MINUTE: '100000',
+    AUTH_FAILURE_LIMIT_PER_MINUTE: '100000',
     ...env,
   });
 }
@@ -128,7 +131,7 @@ export async function gql<T = any>(
 
 /** Serves the app on a real loopback socket. */
 export async function listenOnSocket(app: App): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer(app);
+  const server = createHttpServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -80,7 +80,22 @@ export class KeyAuthenticator {
     if (!isWellFormedApiKey(key)) return unauthenticated(AUTH_MESSAGES.malformed);
 
     const hash = this.hash(key);
-    const entry = await this.lookup(hash);
+    return this.decide(await this.lookup(hash), hash, clientIp);
+  }
+
+  /**
+   * True when the header holds a key this instance has already found and would accept now from
+   * this address: answered from the cache alone (entries past their TTL included), never a query.
+   */
+  isKnownGood(header: string | null, clientIp: string | null): boolean {
+    const key = header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
+    if (!key || !isWellFormedApiKey(key)) return false;
+    const hash = this.hash(key);
+    const entry = this.cache.get(hash);
+    return entry !== undefined && this.decide(entry, hash, clientIp).kind === 'key';
+  }
+
+  private decide(entry: CacheEntry, hash: string, clientIp: string | null): AuthOutcome {
     const doc = entry.doc;
     if (!doc) return unauthenticated(AUTH_MESSAGES.unknown);
 

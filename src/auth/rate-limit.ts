@@ -66,3 +66,55 @@ export class MongoRateLimiter implements RateLimiter {
     return decide(doc?.count ?? 1, limit, start, now);
   }
 }
+
+/**
+ * Failed authentications per client address. Once an address reaches `limit` failures in the
+ * current window (shared through the limiter's store), its further attempts are refused from
+ * this process's memory, before any key lookup, so a flood of guesses costs no query. Attempts
+ * still in flight count too, so a burst cannot slip past the limit before its failures land.
+ */
+export class AuthFailureThrottle {
+  private readonly addresses = new Map<string, { failures: number; pending: number; until: number }>();
+
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly limit: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds to wait when `address` may not try now; 0 reserves one attempt, to be passed to settle(). */
+  begin(address: string): number {
+    const now = this.now();
+    let entry = this.addresses.get(address);
+    if (entry && entry.until <= now && entry.pending === 0) {
+      this.addresses.delete(address);
+      entry = undefined;
+    }
+    if (!entry) {
+      if (this.addresses.size > 50_000) this.addresses.clear();
+      entry = { failures: 0, pending: 0, until: now + WINDOW_MS };
+      this.addresses.set(address, entry);
+    }
+    if (entry.failures >= this.limit) return Math.max(1, Math.ceil((entry.until - now) / 1000));
+    // Only in-flight attempts are in the way: they settle within a second.
+    if (entry.failures + entry.pending >= this.limit) return 1;
+    entry.pending += 1;
+    return 0;
+  }
+
+  /** Ends an attempt reserved by begin(); a failure is counted here and in the shared store. */
+  async settle(address: string, failed: boolean): Promise<void> {
+    const entry = this.addresses.get(address);
+    if (entry) {
+      entry.pending = Math.max(0, entry.pending - 1);
+      if (failed) entry.failures += 1;
+    }
+    if (!failed) return;
+    const decision = await this.limiter.hit(`auth-failures:${address}`, this.limit);
+    const current = this.addresses.get(address);
+    if (current) {
+      current.failures = Math.max(current.failures, decision.limit - decision.remaining);
+      current.until = this.now() + decision.resetSeconds * 1000;
+    }
+  }
+}
