@@ -227,7 +227,7 @@ describe('escalation is refused', () => {
     const w2 = await makeWorkspace(user);
     const restricted = await key(user, 'FULL', { workspaces: [w1._id] });
     const open = await gql(t.app, CREATE, { input: { name: 'wide', permission: 'FULL' } }, { key: restricted.secret });
-    expect(open.body.data.createApiKey).toMatchObject({ __typename: 'ValidationError', field: 'input.workspaces', code: 'BAD_USER_INPUT' });
+    expect(open.body.data.createApiKey).toMatchObject({ __typename: 'ValidationError', field: 'input.workspaceIds', code: 'BAD_USER_INPUT' });
     expect(open.body.data.createApiKey.message).toContain('Escalation refused');
     const other = await gql(t.app, CREATE, { input: { name: 'w2', permission: 'FULL', workspaceIds: [gid('Workspace', w2._id)] } }, { key: restricted.secret });
     expect(other.body.data.createApiKey.__typename).toBe('ValidationError');
@@ -264,7 +264,7 @@ describe('escalation is refused', () => {
     const narrow = await gql(t.app, UPDATE, { input: { id: target.globalId, scopes: [{ resource: 'ANALYTICS', access: 'READ' }] } }, { key: admin.secret });
     expect(narrow.body.data.updateApiKey.apiKey.scopes).toEqual([{ resource: 'ANALYTICS', access: 'READ' }]);
     const widen = await gql(t.app, UPDATE, { input: { id: target.globalId, workspaceIds: [] } }, { key: admin.secret });
-    expect(widen.body.data.updateApiKey).toMatchObject({ __typename: 'ValidationError', field: 'input.workspaces' });
+    expect(widen.body.data.updateApiKey).toMatchObject({ __typename: 'ValidationError', field: 'input.workspaceIds' });
     const badIp = await gql(t.app, UPDATE, { input: { id: target.globalId, allowedIps: ['10.0.0.0/40'] } }, { key: admin.secret });
     expect(badIp.body.data.updateApiKey).toMatchObject({ __typename: 'ValidationError', field: 'input.allowedIps.0' });
   });

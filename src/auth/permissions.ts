@@ -1,4 +1,6 @@
-// Permission maths (SPEC 3): plain functions, no GraphQL and no database.
+// Permission maths: plain functions, no GraphQL and no database.
+
+import { ipListContains } from './ip.ts';
 
 export const RESOURCES = ['WORKSPACES', 'PROJECTS', 'LINKS', 'DOMAINS', 'ANALYTICS'] as const;
 export type Resource = (typeof RESOURCES)[number];
@@ -51,7 +53,7 @@ export function keyAccess(grant: Pick<KeyGrant, 'permission' | 'scopes'>, resour
   }
 }
 
-/** The role table of SPEC 3: OWNER writes everything, MEMBER links and projects, VIEWER reads. */
+/** The role table: OWNER writes everything, MEMBER links and projects, VIEWER reads. */
 export function roleAccess(role: Role, resource: Resource): Access {
   if (role === 'OWNER') return maxAccessFor(resource);
   if (role === 'MEMBER' && (resource === 'LINKS' || resource === 'PROJECTS')) return 'WRITE';
@@ -100,48 +102,108 @@ export function validateScopes(permission: Permission, scopes: readonly Scope[])
   return cleaned;
 }
 
+/** Everything a key is bounded by: its grant plus where it may be used from and how fast. */
+export interface KeyBounds extends KeyGrant {
+  expiresAt: Date | null;
+  /** IPs and CIDRs the key may be used from; empty means any address. */
+  allowedIps: readonly string[];
+  /** Requests per minute; null means the server default. */
+  rateLimit: number | null;
+}
+
 export interface MintViolation {
-  field: 'permission' | 'scopes' | 'workspaces' | 'expiresAt';
+  field: keyof KeyBounds;
   message: string;
 }
 
+export interface MintSettings {
+  /** The server's per-key limit, which a key without its own rateLimit is held to. */
+  defaultRateLimit: number;
+}
+
+type AxisCheck = (parent: KeyBounds, child: KeyBounds, settings: MintSettings) => MintViolation[];
+
+const accessWithin: AxisCheck = (parent, child) =>
+  RESOURCES.flatMap((resource) =>
+    atLeast(keyAccess(parent, resource), keyAccess(child, resource))
+      ? []
+      : [
+          {
+            field: child.permission === 'LIMITED' ? ('scopes' as const) : ('permission' as const),
+            message: `the new key would have ${keyAccess(child, resource)} on ${resource}, more than this key's ${keyAccess(parent, resource)}`,
+          },
+        ],
+  );
+
+const workspacesWithin: AxisCheck = (parent, child) => {
+  if (parent.workspaces.length === 0) return [];
+  if (child.workspaces.length === 0) {
+    return [{ field: 'workspaces', message: 'this key is restricted to some workspaces, so the new key must be restricted to (some of) them too' }];
+  }
+  // No ids in the message: a workspace outside the restriction must read like one that does not exist.
+  return child.workspaces.every((w) => parent.workspaces.includes(w))
+    ? []
+    : [{ field: 'workspaces', message: "workspaces outside this key's restriction; keep to the workspaces this key is restricted to" }];
+};
+
+const expiryWithin: AxisCheck = (parent, child) => {
+  if (!parent.expiresAt) return [];
+  const limit = parent.expiresAt.toISOString();
+  if (!child.expiresAt) return [{ field: 'expiresAt', message: `this key expires at ${limit}; the new key must expire no later` }];
+  return child.expiresAt.getTime() > parent.expiresAt.getTime()
+    ? [{ field: 'expiresAt', message: `expiresAt must be no later than this key's own expiry, ${limit}` }]
+    : [];
+};
+
+function listForMessage(entries: readonly string[]): string {
+  return entries.length <= 5 ? entries.join(', ') : `${entries.slice(0, 5).join(', ')} and ${entries.length - 5} more`;
+}
+
+const allowedIpsWithin: AxisCheck = (parent, child) => {
+  if (parent.allowedIps.length === 0) return [];
+  const own = listForMessage(parent.allowedIps);
+  if (child.allowedIps.length === 0) {
+    return [{ field: 'allowedIps', message: `this key may only be used from ${own}, so the new key needs allowedIps inside that list too (an empty list means any address)` }];
+  }
+  const outside = child.allowedIps.filter((entry) => !ipListContains(parent.allowedIps, entry));
+  return outside.length === 0
+    ? []
+    : [{ field: 'allowedIps', message: `every allowedIps entry must lie inside this key's allowedIps (${own}): ${listForMessage(outside)} does not; narrow or remove it` }];
+};
+
+const rateLimitWithin: AxisCheck = (parent, child, { defaultRateLimit }) => {
+  if (parent.rateLimit !== null) {
+    if (child.rateLimit === null) {
+      return [{ field: 'rateLimit', message: `this key is limited to ${parent.rateLimit} requests per minute; give the new key a rateLimit of at most ${parent.rateLimit} (null would mean the server default)` }];
+    }
+    return child.rateLimit > parent.rateLimit
+      ? [{ field: 'rateLimit', message: `rateLimit must be at most this key's own, ${parent.rateLimit} requests per minute` }]
+      : [];
+  }
+  return child.rateLimit !== null && child.rateLimit > defaultRateLimit
+    ? [{ field: 'rateLimit', message: `rateLimit must be at most this key's own, the server default of ${defaultRateLimit} requests per minute` }]
+    : [];
+};
+
 /**
- * May a key with `parent` create (or update a key into) `child`? Never more than itself:
- * per-resource access, workspaces and expiry are all bounded by the parent's.
+ * One check per restriction axis. The type requires an entry for every field of KeyBounds, so a
+ * new restriction cannot be added without saying how it narrows. Permission and scopes are one
+ * check: together they make the per-resource access.
  */
-export function mintViolations(parent: KeyGrant, child: KeyGrant): MintViolation[] {
-  const violations: MintViolation[] = [];
-  if (!canWriteKeys(parent)) {
-    violations.push({ field: 'permission', message: 'only a FULL key can create or change keys' });
-    return violations;
-  }
-  for (const resource of RESOURCES) {
-    if (!atLeast(keyAccess(parent, resource), keyAccess(child, resource))) {
-      violations.push({
-        field: child.permission === 'LIMITED' ? 'scopes' : 'permission',
-        message: `the new key would have ${keyAccess(child, resource)} on ${resource}, more than this key's ${keyAccess(parent, resource)}`,
-      });
-    }
-  }
-  if (parent.workspaces.length > 0) {
-    if (child.workspaces.length === 0) {
-      violations.push({
-        field: 'workspaces',
-        message: 'this key is restricted to some workspaces, so the new key must be restricted to (some of) them too',
-      });
-    } else {
-      const outside = child.workspaces.filter((w) => !parent.workspaces.includes(w));
-      if (outside.length > 0) {
-        violations.push({ field: 'workspaces', message: `workspaces outside this key's restriction: ${outside.join(', ')}` });
-      }
-    }
-  }
-  if (parent.expiresAt) {
-    if (!child.expiresAt) {
-      violations.push({ field: 'expiresAt', message: `this key expires at ${parent.expiresAt.toISOString()}; the new key must expire no later` });
-    } else if (child.expiresAt.getTime() > parent.expiresAt.getTime()) {
-      violations.push({ field: 'expiresAt', message: `expiresAt must be no later than this key's own expiry, ${parent.expiresAt.toISOString()}` });
-    }
-  }
-  return violations;
+export const MINT_CHECKS: { readonly [Axis in keyof KeyBounds]-?: AxisCheck } = {
+  permission: accessWithin,
+  scopes: accessWithin,
+  workspaces: workspacesWithin,
+  expiresAt: expiryWithin,
+  allowedIps: allowedIpsWithin,
+  rateLimit: rateLimitWithin,
+};
+
+/**
+ * May a key bounded by `parent` create, update or rotate a key into `child`? Only into one at
+ * least as restricted on every axis; and only FULL keys manage keys at all.
+ */
+export function mintViolations(parent: KeyBounds, child: KeyBounds, settings: MintSettings): MintViolation[] {
+  if (!canWriteKeys(parent)) return [{ field: 'permission', message: 'only a FULL key can create or change keys' }];
+  return [...new Set(Object.values(MINT_CHECKS))].flatMap((check) => check(parent, child, settings));
 }

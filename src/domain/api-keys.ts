@@ -1,7 +1,15 @@
 import { Types } from 'mongoose';
 import { allowedIpError } from '../auth/ip.ts';
 import { generateApiKey, hashApiKey, keyHint } from '../auth/keys.ts';
-import { mintViolations, validateScopes, type KeyGrant, type Permission, type Scope } from '../auth/permissions.ts';
+import {
+  mintViolations,
+  validateScopes,
+  type KeyBounds,
+  type MintSettings,
+  type MintViolation,
+  type Permission,
+  type Scope,
+} from '../auth/permissions.ts';
 import { ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Membership } from '../models/workspace.ts';
@@ -52,8 +60,19 @@ export function validateRateLimit(rateLimit: number | null | undefined, field: s
   return rateLimit;
 }
 
-/** Validates a key's shape and that `userId` belongs to every workspace it is restricted to. */
-export async function validateKeySpec(userId: Types.ObjectId, input: KeySpecInput, now = new Date()): Promise<KeySpec> {
+const WORKSPACES_MESSAGE = 'every workspace must be one you are a member of and this key can reach; check the ids';
+
+/**
+ * Validates a key's shape and its workspaces. `reachable` loads what the calling key can see (the
+ * user's memberships within the key's own restriction): a workspace outside it gets the same
+ * answer as one that does not exist. Without it (the CLI) any workspace of the user will do.
+ */
+export async function validateKeySpec(
+  userId: Types.ObjectId,
+  input: KeySpecInput,
+  options: { reachable?: () => Promise<ReadonlySet<string>>; now?: Date } = {},
+): Promise<KeySpec> {
+  const now = options.now ?? new Date();
   const scopes = validateScopes(input.permission, input.scopes ?? []);
   if (typeof scopes === 'string') throw new ValidationError('input.scopes', scopes);
   const expiresAt = input.expiresAt ?? null;
@@ -62,10 +81,11 @@ export async function validateKeySpec(userId: Types.ObjectId, input: KeySpecInpu
   }
   const workspaces = [...new Map((input.workspaceIds ?? []).map((id) => [String(id), id])).values()];
   if (workspaces.length > 0) {
-    const found = await Membership.countDocuments({ userId, workspaceId: { $in: workspaces } });
-    if (found !== workspaces.length) {
-      throw new ValidationError('input.workspaceIds', 'every workspace must be one you are a member of; check the ids');
-    }
+    const reachable = await options.reachable?.();
+    const found = reachable
+      ? workspaces.filter((id) => reachable.has(String(id))).length
+      : await Membership.countDocuments({ userId, workspaceId: { $in: workspaces } });
+    if (found !== workspaces.length) throw new ValidationError('input.workspaceIds', WORKSPACES_MESSAGE);
   }
   return {
     name: validateName(input.name, 'input.name'),
@@ -78,20 +98,38 @@ export async function validateKeySpec(userId: Types.ObjectId, input: KeySpecInpu
   };
 }
 
-export function grantOf(spec: Pick<KeySpec, 'permission' | 'scopes' | 'workspaces' | 'expiresAt'>): KeyGrant {
+/** The restrictions of a stored key or a validated spec, as the permission maths sees them. */
+export function boundsOf(
+  key: Pick<KeySpec, 'permission' | 'scopes' | 'workspaces' | 'allowedIps'> & Partial<Pick<KeySpec, 'expiresAt' | 'rateLimit'>>,
+): KeyBounds {
   return {
-    permission: spec.permission,
-    scopes: spec.scopes,
-    workspaces: spec.workspaces.map(String),
-    expiresAt: spec.expiresAt,
+    permission: key.permission,
+    scopes: key.scopes,
+    workspaces: key.workspaces.map(String),
+    expiresAt: key.expiresAt ?? null,
+    allowedIps: key.allowedIps,
+    rateLimit: key.rateLimit ?? null,
   };
 }
 
-/** Refuses a key that would hold more than its creator (null creator: the CLI, trusted). */
-export function assertMintable(creator: KeyGrant | null, spec: KeySpec): void {
+/** The input field each restriction is set through, for error messages. */
+const INPUT_FIELD: Record<MintViolation['field'], string> = {
+  permission: 'input.permission',
+  scopes: 'input.scopes',
+  workspaces: 'input.workspaceIds',
+  expiresAt: 'input.expiresAt',
+  allowedIps: 'input.allowedIps',
+  rateLimit: 'input.rateLimit',
+};
+
+/**
+ * Refuses a key that would be less restricted than the key creating, changing or rotating it
+ * on any axis (null creator: the CLI, trusted).
+ */
+export function assertMintable(creator: KeyBounds | null, key: KeyBounds, settings: MintSettings): void {
   if (!creator) return;
-  const [violation] = mintViolations(creator, grantOf(spec));
-  if (violation) throw new ValidationError(`input.${violation.field}`, `Escalation refused: ${violation.message}.`);
+  const [violation] = mintViolations(creator, key, settings);
+  if (violation) throw new ValidationError(INPUT_FIELD[violation.field], `Escalation refused: ${violation.message}.`);
 }
 
 export interface CreatedKey {
