@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Types } from 'mongoose';
 import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
@@ -62,6 +63,7 @@ describe('createLink', () => {
     ['data: URL', { url: 'data:text/html,<b>x</b>' }, 'input.url', /only http and https/],
     ['relative URL', { url: '/just/a/path' }, 'input.url', /not an absolute URL/],
     ['over-long URL', { url: `https://example.com/${'a'.repeat(2100)}` }, 'input.url', /at most 2048/],
+    ['URL over-long once percent-encoded (1000 × é)', { url: `https://example.com/${'é'.repeat(1000)}` }, 'input.url', /6020 characters long once encoded.*at most 2048/],
     ['slug with a space', { url: 'https://example.com/', slug: 'a b' }, 'input.slug', /1 to 64 characters/],
     ['slug too long', { url: 'https://example.com/', slug: 'a'.repeat(65) }, 'input.slug', /1 to 64/],
     ['reserved slug graphql', { url: 'https://example.com/', slug: 'graphql' }, 'input.slug', /reserved/],
@@ -169,5 +171,56 @@ describe('updateLink and deleteLink', () => {
     const result = await gql(t.app, 'mutation($i: LinkIdInput!) { deleteLink(input: $i) { ... on DeletePayload { deletedId } } }', { i: { id: a.id } }, { key });
     expect(result.body.data.deleteLink.deletedId).toBe(a.id);
     expect(await Link.countDocuments({ slug: 'del-a' })).toBe(0);
+  });
+});
+
+describe('destinations that point back at this platform', () => {
+  const UPDATE = 'mutation($i: UpdateLinkInput!) { updateLink(input: $i) { __typename ... on LinkPayload { link { url } } ... on ValidationError { field message } } }';
+  beforeAll(async () => {
+    await Domain.create({ workspaceId: new Types.ObjectId(), hostname: 'go.other.example', verified: true, verificationToken: 'x' });
+    await Domain.create({ workspaceId: new Types.ObjectId(), hostname: 'claimed.other.example', verificationToken: 'x' });
+    await Domain.create({ workspaceId: raw._id, hostname: 'mine.unverified.example', verificationToken: 'x' });
+    await Domain.create({ workspaceId: new Types.ObjectId(), hostname: 'xn--bcher-kva.example', verified: true, verificationToken: 'x' });
+  });
+
+  it.each([
+    ['the platform short domain', 'https://tpt.test/abc', /tpt\.test is this platform's short domain/],
+    ['the platform domain, any case, trailing dot, other port', 'http://TPT.Test.:8080/abc', /tpt\.test is this platform's short domain/],
+    ["another workspace's verified domain", 'https://go.other.example/x?y=1', /go\.other\.example is a short-link domain on this platform/],
+    ['a verified domain spelled in Unicode', 'https://BÜCHER.example/', /xn--bcher-kva\.example is a short-link domain on this platform/],
+    ["this workspace's own unverified domain", 'https://Mine.Unverified.Example./', /mine\.unverified\.example is a short-link domain on this platform/],
+  ])('refuses %s on createLink and updateLink, and writes nothing', async (_name, url, message) => {
+    const before = await Link.countDocuments();
+    const created = await create({ url });
+    expect(created.body.data.createLink).toMatchObject({ __typename: 'ValidationError', field: 'input.url', code: 'BAD_USER_INPUT' });
+    expect(created.body.data.createLink.message).toMatch(message);
+    expect(created.body.data.createLink.message).toMatch(/redirect loop/);
+    expect(await Link.countDocuments()).toBe(before);
+
+    const link = (await create({ url: 'https://fine.example/' })).body.data.createLink.link;
+    const updated = await gql(t.app, UPDATE, { i: { id: link.id, url } }, { key });
+    expect(updated.body.data.updateLink).toMatchObject({ __typename: 'ValidationError', field: 'input.url', message: expect.stringMatching(message) });
+    expect((await Link.findOne({ slug: link.slug }).lean())!.url).toBe('https://fine.example/');
+  });
+
+  it("accepts a hostname another workspace only claimed (unverified): a claim must not block others' links", async () => {
+    expect((await create({ url: 'https://claimed.other.example/page' })).body.data.createLink.link.url).toBe('https://claimed.other.example/page');
+  });
+
+  it('with a localhost short domain, refuses its loopback spellings on the same port only', async () => {
+    const local = createTestApp(db(), { SHORT_DOMAIN: 'localhost:4000' });
+    try {
+      const createOn = (url: string) => gql(local.app, CREATE, { input: { workspaceId, url } }, { key });
+      for (const url of ['http://localhost:4000/a', 'http://127.0.0.1:4000/a', 'http://127.1:4000/a', 'http://[::1]:4000/a', 'http://LOCALHOST.:4000/a', 'http://0.0.0.0:4000/a']) {
+        const result = await createOn(url);
+        expect(result.body.data.createLink, url).toMatchObject({ __typename: 'ValidationError', field: 'input.url' });
+        expect(result.body.data.createLink.message).toContain("localhost:4000 is this platform's short domain");
+      }
+      for (const url of ['http://localhost:3000/a', 'http://127.0.0.1/a', 'https://localhost/a']) {
+        expect((await createOn(url)).body.data.createLink.__typename, url).toBe('LinkPayload');
+      }
+    } finally {
+      await local.close();
+    }
   });
 });

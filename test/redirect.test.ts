@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Types } from 'mongoose';
 import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { countQueries, createTestApp, gid, gql, listenOnSocket, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
@@ -94,11 +95,15 @@ describe('redirect over HTTP', () => {
     expect(missing).toMatchObject({ status: 302, location: 'https://brand.example/missing' });
   });
 
-  it('a cached redirect costs no database query', async () => {
+  it('a cached redirect costs no database query, on the platform domain and on a custom domain', async () => {
     const link = await createLink({ url: 'https://d.example/' });
     await get(`/${link.slug}`);
     const { count } = await countQueries(commands, () => get(`/${link.slug}`));
     expect(count).toBe(0);
+    const custom = await createLink({ url: 'https://d.example/custom', domain: 'go.brand.example' });
+    await get(`/${custom.slug}`, { host: 'go.brand.example' });
+    const onCustom = await countQueries(commands, () => get(`/${custom.slug}`, { host: 'go.brand.example' }));
+    expect(onCustom.count).toBe(0);
   });
 
   it('200 concurrent redirects of one link give exactly 200 clicks after the flush, with referrer, device, browser and day', async () => {
@@ -171,5 +176,103 @@ describe('analytics input', () => {
     const badDate = await gql(t.app, query, { id: link.id, from: 'yesterday' }, { key });
     expect(badDate.status).toBe(400);
     expect(badDate.body.errors?.[0]?.message).toContain('ISO 8601');
+    const impossible = await gql(t.app, query, { id: link.id, from: '2027-02-30' }, { key });
+    expect(impossible.status).toBe(400);
+    expect(impossible.body.errors?.[0]?.message).toContain('day 30 does not exist in 2027-02');
+    const literal = await gql(t.app, `query($id: ID!) { linkStats(linkId: $id, to: "2026-01-31T24:00:00Z") { __typename } }`, { id: link.id }, { key });
+    expect(literal.status).toBe(400);
+    expect(literal.body.errors?.[0]?.message).toContain('the hour must be 00 to 23');
+  });
+});
+
+describe('custom domains serve nothing until verified', () => {
+  // A fresh app without caches, so each request sees the database as it is now.
+  let fresh: TestApp;
+  beforeAll(() => {
+    fresh = createTestApp(db(), { KEY_CACHE_TTL_MS: '0' });
+  });
+  afterAll(() => fresh.close());
+  const fetchOn = (host: string, path: string) => fresh.app.fetch(new Request(`http://${host}${path}`));
+  const expectPlatform404 = async (response: Response) => {
+    expect(response.status).toBe(404);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.text()).toBe('No link with this address.\n');
+  };
+
+  it("an unverified domain never redirects to its notFoundUrl (no open redirect on someone else's hostname)", async () => {
+    const added = await gql(
+      t.app,
+      'mutation($i: AddDomainInput!) { addDomain(input: $i) { __typename ... on DomainPayload { domain { verified notFoundUrl } } } }',
+      { i: { workspaceId, hostname: 'login.bigbank.test', notFoundUrl: 'https://phish.example/login' } },
+      { key },
+    );
+    expect(added.body.data.addDomain.domain).toEqual({ verified: false, notFoundUrl: 'https://phish.example/login' });
+    await expectPlatform404(await fetchOn('login.bigbank.test', '/anything'));
+    await expectPlatform404(await fetchOn('LOGIN.BIGBANK.TEST', '/'));
+  });
+
+  it('a link on an unverified, unverified-again or deleted domain answers the plain 404', async () => {
+    const workspace = (await Domain.findOne({ hostname: 'go.brand.example' }).lean())!.workspaceId;
+    const linkOn = (domain: string, slug: string) =>
+      Link.create({ workspaceId: workspace, domain, slug, url: 'https://brand.example/x', createdByUserId: new Types.ObjectId() });
+
+    await linkOn('login.bigbank.test', 'planted'); // written behind the API's back
+    await expectPlatform404(await fetchOn('login.bigbank.test', '/planted'));
+
+    await Domain.create({ workspaceId: workspace, hostname: 'was.brand.example', verified: true, verificationToken: 'x', notFoundUrl: 'https://brand.example/missing' });
+    await linkOn('was.brand.example', 'live');
+    expect((await fetchOn('was.brand.example', '/live')).status).toBe(302);
+    await Domain.updateOne({ hostname: 'was.brand.example' }, { verified: false });
+    await expectPlatform404(await fetchOn('was.brand.example', '/live'));
+    await expectPlatform404(await fetchOn('was.brand.example', '/unknown'));
+
+    await Domain.deleteOne({ hostname: 'was.brand.example' });
+    await expectPlatform404(await fetchOn('was.brand.example', '/live'));
+  });
+
+  it("a link does not answer on its hostname once another workspace owns (and verified) it", async () => {
+    const workspace = (await Domain.findOne({ hostname: 'go.brand.example' }).lean())!.workspaceId;
+    await Link.create({ workspaceId: workspace, domain: 'moved.example', slug: 'old', url: 'https://brand.example/old', createdByUserId: new Types.ObjectId() });
+    await Domain.create({ workspaceId: new Types.ObjectId(), hostname: 'moved.example', verified: true, verificationToken: 'x' });
+    await expectPlatform404(await fetchOn('moved.example', '/old'));
+  });
+});
+
+describe('bot clicks', () => {
+  const UA = {
+    slack: 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)',
+    twitter: 'Twitterbot/1.0',
+    google: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+    curl: 'curl/8.5.0',
+    chrome: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+  };
+  const follow = (slug: string, ua?: string) => t.app.fetch(new Request(`http://tpt.test/${slug}`, { headers: ua ? { 'user-agent': ua } : {} }));
+  const STATS = 'query($id: ID!) { linkStats(linkId: $id) { ... on LinkStats { totalClicks botClicks browsers { value clicks } link { clicks botClicks } } } }';
+
+  it('preview fetchers, crawlers and curl are redirected but counted as bot clicks; browsers and requests without User-Agent are clicks', async () => {
+    const link = await createLink({ url: 'https://bots.example/' });
+    for (const ua of [UA.slack, UA.twitter, UA.google, UA.curl, UA.chrome, undefined]) {
+      const response = await follow(link.slug, ua);
+      expect(response.status).toBe(302);
+      expect(response.headers.get('location')).toBe('https://bots.example/');
+    }
+    await t.services.clicks.flush();
+    const stats = (await gql(t.app, STATS, { id: link.id }, { key })).body.data.linkStats;
+    expect(stats).toMatchObject({ totalClicks: 2, botClicks: 4, link: { clicks: 2, botClicks: 4 } });
+    expect(stats.browsers).toEqual(expect.arrayContaining([{ value: 'Chrome', clicks: 1 }, { value: 'Other', clicks: 1 }]));
+    expect(stats.browsers.reduce((sum: number, b: { clicks: number }) => sum + b.clicks, 0)).toBe(2);
+    expect((await Link.findOne({ slug: link.slug }).lean())!.clicks).toBe(2);
+  });
+
+  it('bots do not use up maxClicks', async () => {
+    const link = await createLink({ url: 'https://limited.example/', maxClicks: 1 });
+    for (const ua of [UA.slack, UA.twitter, UA.google, UA.curl]) expect((await follow(link.slug, ua)).status).toBe(302);
+    await t.services.clicks.flush();
+    for (const ua of [UA.slack, UA.curl]) expect((await follow(link.slug, ua)).status).toBe(302);
+    expect((await follow(link.slug, UA.chrome)).status).toBe(302);
+    expect((await follow(link.slug, UA.chrome)).status).toBe(410);
+    await t.services.clicks.flush();
+    const stats = (await gql(t.app, STATS, { id: link.id }, { key })).body.data.linkStats;
+    expect(stats).toMatchObject({ totalClicks: 1, botClicks: 6, link: { clicks: 1, botClicks: 6 } });
   });
 });

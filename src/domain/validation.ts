@@ -10,10 +10,14 @@ export const RESERVED_SLUGS = new Set([
   'static', 'assets', 'robots', 'favicon', 'sitemap', 'well-known', '_next', 'www', 'app', 'help', 'docs',
 ]);
 
+/** Bounds the parsing work on absurd input before the real limit is measured on the encoded form. */
+const MAX_RAW_URL_LENGTH = 4 * MAX_URL_LENGTH;
+
+/** An absolute http(s) URL, returned in the form stored and redirected to (at most 2048 characters). */
 export function validateUrl(value: string, field: string): string {
   const trimmed = value.trim();
   if (trimmed.length === 0) throw new ValidationError(field, 'a destination URL is required');
-  if (trimmed.length > MAX_URL_LENGTH) {
+  if (trimmed.length > MAX_RAW_URL_LENGTH) {
     throw new ValidationError(field, `the URL is ${trimmed.length} characters long; at most ${MAX_URL_LENGTH} are allowed`);
   }
   let url: URL;
@@ -26,7 +30,49 @@ export function validateUrl(value: string, field: string): string {
     throw new ValidationError(field, `only http and https URLs are allowed, not ${url.protocol.replace(':', '')}`);
   }
   if (!url.hostname) throw new ValidationError(field, 'the URL has no host');
-  return url.toString();
+  // The limit applies to what is stored: non-ASCII characters grow up to 12-fold once percent-encoded.
+  const stored = url.toString();
+  if (stored.length > MAX_URL_LENGTH) {
+    throw new ValidationError(
+      field,
+      `the URL is ${stored.length} characters long once encoded (non-ASCII characters count as their %XX escapes); at most ${MAX_URL_LENGTH} are allowed`,
+    );
+  }
+  return stored;
+}
+
+/** A destination's host as the platform compares hosts: lowercased punycode (the URL parser's form), no trailing dot. */
+export function destinationHost(url: URL): string {
+  return url.hostname.replace(/\.$/, '');
+}
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('0.0.0.0', 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addAddress('::', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const address = host.replace(/^\[(.*)\]$/, '$1');
+  const family = net.isIP(address);
+  return family !== 0 && LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * True when a destination is the platform's own short domain (`host` or `host:port`): with a
+ * port, only that port, and then any loopback spelling of a loopback short domain (127.0.0.1,
+ * [::1], localhost…) is the same server.
+ */
+export function isPlatformDestination(url: URL, shortDomain: string): boolean {
+  const [, shortHost = '', shortPort] = /^(.*?)(?::(\d+))?$/.exec(shortDomain.toLowerCase()) ?? [];
+  const host = destinationHost(url);
+  const short = shortHost.replace(/\.$/, '');
+  if (shortPort === undefined) return host === short;
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  if (port !== shortPort) return false;
+  return host === short || (isLoopbackHost(short) && isLoopbackHost(host));
 }
 
 export function validateSlug(value: string, field: string): string {

@@ -1,11 +1,12 @@
 import mongoose, { Schema, type Types } from 'mongoose';
 
-export const CLICK_DIMENSIONS = ['total', 'referrer', 'device', 'browser'] as const;
+/** 'bot' counts requests from crawlers, preview fetchers and scripts (value 'all'); the others count clicks. */
+export const CLICK_DIMENSIONS = ['total', 'referrer', 'device', 'browser', 'bot'] as const;
 export type ClickDimension = (typeof CLICK_DIMENSIONS)[number];
 
 /**
  * One counter per link, UTC day, dimension and value. Referrer hosts are values, never keys
- * (SPEC 2), so every counter is a whole document bumped with an upserting $inc. The _id is
+ * (they are open-ended), so every counter is a whole document bumped with an upserting $inc. The _id is
  * derived from those four, so each upsert is a primary-key lookup (FerretDB v1 only uses _id).
  */
 export interface ClickBucketDoc {

@@ -24,6 +24,8 @@ export interface LinkDoc {
   maxClicks?: number | null;
   archived: boolean;
   clicks: number;
+  /** Requests from bots (crawlers, link previews, scripts): redirected, never counted in clicks or maxClicks. */
+  botClicks?: number;
   createdByUserId: Types.ObjectId;
   createdByKeyId?: Types.ObjectId | null;
   createdAt: Date;
@@ -49,6 +51,7 @@ const linkSchema = new Schema<LinkDoc>(
     maxClicks: { type: Number, default: null },
     archived: { type: Boolean, default: false },
     clicks: { type: Number, default: 0 },
+    botClicks: { type: Number, default: 0 },
     createdByUserId: { type: Schema.Types.ObjectId, required: true },
     createdByKeyId: { type: Schema.Types.ObjectId, default: null },
   },

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { PeriodicFlusher } from '../periodic-flusher.ts';
 import { Types, type AnyBulkWriteOperation } from 'mongoose';
+import { isBot } from 'isbot';
 import UAParser from 'ua-parser-js';
 import { ClickBucket, clickBucketId, type ClickBucketDoc, type ClickDimension } from '../models/click-bucket.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
@@ -11,6 +12,8 @@ export interface ClickFacts {
   device: string;
   browser: string;
   day: string;
+  /** A crawler, link-preview fetcher or script by its User-Agent; no User-Agent at all counts as a person. */
+  bot: boolean;
 }
 
 /** Reduces a request to the facts analytics keeps (no IPs, no full referrer URLs). */
@@ -24,8 +27,10 @@ export function clickFacts(headers: Headers, at = new Date()): ClickFacts {
       referrerHost = '(unknown)';
     }
   }
-  const ua = new UAParser(headers.get('user-agent') ?? '').getResult();
+  const userAgent = headers.get('user-agent') ?? '';
+  const ua = new UAParser(userAgent).getResult();
   return {
+    bot: isBot(userAgent),
     referrerHost: referrerHost.slice(0, 253),
     device: ua.device.type ?? 'desktop',
     browser: (ua.browser.name ?? 'Other').slice(0, 64),
@@ -47,7 +52,7 @@ interface PendingBucket {
  * upserting $inc per (link, day, dimension, value) bucket. A redirect never waits on a write.
  */
 export class ClickRecorder extends PeriodicFlusher {
-  private linkClicks = new Map<string, number>();
+  private linkClicks = new Map<string, { clicks: number; botClicks: number }>();
   /** Per link since start: clicks recorded and clicks written, for exact maxClicks on cached links. */
   private recordedTotals = new Map<string, number>();
   private flushedTotals = new Map<string, number>();
@@ -62,23 +67,28 @@ export class ClickRecorder extends PeriodicFlusher {
 
   record(link: Pick<LinkDoc, '_id' | 'workspaceId' | 'maxClicks'>, facts: ClickFacts): void {
     const linkId = String(link._id);
-    this.linkClicks.set(linkId, (this.linkClicks.get(linkId) ?? 0) + 1);
+    const pending = this.linkClicks.get(linkId) ?? { clicks: 0, botClicks: 0 };
+    this.linkClicks.set(linkId, pending);
+    if (facts.bot) {
+      // Counted apart: not a click, not part of the breakdowns, never uses up maxClicks.
+      pending.botClicks += 1;
+      this.bump(link, facts.day, 'bot', 'all');
+      return;
+    }
+    pending.clicks += 1;
     // Running totals only where they matter (a click limit), so memory stays bounded by those links.
     if (link.maxClicks != null) this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
-    const dimensions: [ClickDimension, string][] = [
-      ['total', 'all'],
-      ['referrer', facts.referrerHost],
-      ['device', facts.device],
-      ['browser', facts.browser],
-    ];
-    for (const [dimension, value] of dimensions) {
-      const key = `${linkId}\u0000${facts.day}\u0000${dimension}\u0000${value}`;
-      const bucket = this.buckets.get(key);
-      if (bucket) bucket.clicks += 1;
-      else {
-        this.buckets.set(key, { workspaceId: link.workspaceId, linkId: link._id, day: facts.day, dimension, value, clicks: 1 });
-      }
-    }
+    this.bump(link, facts.day, 'total', 'all');
+    this.bump(link, facts.day, 'referrer', facts.referrerHost);
+    this.bump(link, facts.day, 'device', facts.device);
+    this.bump(link, facts.day, 'browser', facts.browser);
+  }
+
+  private bump(link: Pick<LinkDoc, '_id' | 'workspaceId'>, day: string, dimension: ClickDimension, value: string): void {
+    const key = `${String(link._id)}\u0000${day}\u0000${dimension}\u0000${value}`;
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.clicks += 1;
+    else this.buckets.set(key, { workspaceId: link.workspaceId, linkId: link._id, day, dimension, value, clicks: 1 });
   }
 
   /** How many of this link's clicks this instance has written so far: a mark taken when a link is read. */
@@ -101,12 +111,12 @@ export class ClickRecorder extends PeriodicFlusher {
       if (linkClicks.size > 0) {
         await bulkWriteInChunks(
           Link,
-          [...linkClicks].map(([id, clicks]) => ({
-            updateOne: { filter: { _id: new Types.ObjectId(id) }, update: { $inc: { clicks } } },
+          [...linkClicks].map(([id, { clicks, botClicks }]) => ({
+            updateOne: { filter: { _id: new Types.ObjectId(id) }, update: { $inc: { clicks, botClicks } } },
           })),
         );
       }
-      for (const [id, clicks] of linkClicks) {
+      for (const [id, { clicks }] of linkClicks) {
         if (this.recordedTotals.has(id)) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
       }
       await this.writeBuckets(buckets);

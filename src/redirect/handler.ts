@@ -1,10 +1,11 @@
-import { Domain, type DomainDoc } from '../models/domain.ts';
+import type { DomainDoc } from '../models/domain.ts';
 import type { LinkDoc } from '../models/link.ts';
 import type { Services } from '../services.ts';
 import { clickFacts } from './clicks.ts';
 
 const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
 const UTM_FIELDS = ['source', 'medium', 'campaign', 'term', 'content'] as const;
+const NO_LINK = 'No link with this address.';
 
 /** The destination with the link's UTM parameters set (they win over the same ones in the URL). */
 export function destinationWithUtm(link: Pick<LinkDoc, 'url' | 'utm'>): string {
@@ -37,7 +38,7 @@ export function goneReason(link: LinkDoc, clicksSoFar: number, now = Date.now())
   return null;
 }
 
-/** GET /<slug> on the platform domain or a workspace domain (SPEC 5). */
+/** GET /<slug> on the platform domain or a verified workspace domain. */
 export async function handleRedirect(services: Services, request: Request, url: URL): Promise<Response> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return new Response('Method not allowed\n', { status: 405, headers: { Allow: 'GET, HEAD' } });
@@ -50,22 +51,24 @@ export async function handleRedirect(services: Services, request: Request, url: 
     // malformed percent-encoding: no such link
   }
   const custom = host !== services.config.shortDomain;
-  let domain: DomainDoc | null | undefined;
-  const domainDoc = async () => (domain ??= custom ? await Domain.findOne({ hostname: host }).lean<DomainDoc>().exec() : null);
+  let domain: DomainDoc | null = null;
+  if (custom) {
+    domain = await services.linkCache.findDomain(host);
+    // Anyone can add any hostname to a workspace; until it is verified it serves nothing of the
+    // workspace (no notFoundUrl, no link), or it would be an open redirect on someone else's name.
+    if (!domain?.verified) return plain(404, NO_LINK);
+  }
+  const fallback = domain?.notFoundUrl;
 
   const cached = SLUG.test(slug) ? await services.linkCache.find(host, slug) : null;
-  const link = cached?.link;
-  if (!link) {
-    const fallback = (await domainDoc())?.notFoundUrl;
-    return fallback ? redirect(fallback) : plain(404, 'No link with this address.');
-  }
+  let link = cached?.link;
+  // A link left on a hostname that another workspace has since verified is not theirs to serve.
+  if (link && domain && String(link.workspaceId) !== String(domain.workspaceId)) link = null;
+  if (!link || !cached) return fallback ? redirect(fallback) : plain(404, NO_LINK);
   const linkId = String(link._id);
   const clicksSoFar = link.clicks + services.clicks.unseenSince(linkId, cached.clickMark);
   const gone = goneReason(link, clicksSoFar);
-  if (gone) {
-    const fallback = (await domainDoc())?.notFoundUrl;
-    return fallback ? redirect(fallback) : plain(410, gone);
-  }
+  if (gone) return fallback ? redirect(fallback) : plain(410, gone);
   if (request.method === 'GET') services.clicks.record(link, clickFacts(request.headers));
   return redirect(destinationWithUtm(link));
 }
