@@ -56,6 +56,26 @@ describe('tenant isolation: a foreign object answers exactly like one that does 
   });
 });
 
+describe('a workspace outside the key’s restriction answers exactly like one that does not exist', () => {
+  // The user is OWNER of B, so only the key's restriction to A stands between it and B.
+  // Keys belong to the user, not to a workspace, so the key targets are another user's.
+  it.each(targeted.map((op) => ({ op, label: `${op.kind} ${op.field}` })))('$label', async ({ op }) => {
+    const alice = await makeUser('alice');
+    const a = await makeWorkspace(alice, 'A');
+    const key = await makeKey(alice, 'FULL', { workspaces: [a._id] });
+    const bob = await makeUser('bob');
+    const outside = await makeTarget(alice, 'OWNER', (await makeKey(bob, 'FULL')).globalId);
+
+    const before = await snapshot(outside);
+    const onOutside = await gql(t.app, op.document, op.variables(outside), { key: key.secret });
+    const onGhost = await gql(t.app, op.document, op.variables(ghostTarget()), { key: key.secret });
+    expect(onOutside.status).toBe(200);
+    expect(outcomeOf(op, onOutside.body)).toEqual({ kind: 'notFound' });
+    expect(normalize(onOutside.body)).toBe(normalize(onGhost.body));
+    expect(await snapshot(outside)).toBe(before);
+  });
+});
+
 describe('every path to a foreign object', () => {
   let aliceKey: string;
   let restrictedKey: string;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Types } from 'mongoose';
 import type { Role } from '../src/auth/permissions.ts';
 import { Domain } from '../src/models/domain.ts';
+import { INVITATION_LIFETIME_MS, Invitation, invitationId } from '../src/models/invitation.ts';
 import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
 import type { UserDoc } from '../src/models/user.ts';
@@ -17,6 +18,8 @@ export interface Target {
   unverifiedHostname: string;
   memberUserId: string;
   newMemberEmail: string;
+  /** A pending invitation of the actor to this workspace, sent by its owner. */
+  invitationId: string;
   keyId: string;
   raw: { workspaceId: Types.ObjectId; linkId: Types.ObjectId; hostname: string };
 }
@@ -25,7 +28,8 @@ export const host = () => `d${randomBytes(5).toString('hex')}.example.com`;
 
 /**
  * A workspace owned by a fresh user, with `actor` in it at `role` (or not at all when null),
- * holding a project, a verified domain with a link, an unverified domain and a VIEWER member.
+ * holding a project, a verified domain with a link, an unverified domain, a VIEWER member and a
+ * pending invitation of `actor`.
  */
 export async function makeTarget(actor: UserDoc, role: Role | null, actorKeyId: string): Promise<Target> {
   const owner = await makeUser('owner');
@@ -47,6 +51,18 @@ export async function makeTarget(actor: UserDoc, role: Role | null, actorKeyId: 
     projectId: project._id,
     createdByUserId: owner._id,
   });
+  const now = new Date();
+  const invitation = await Invitation.create({
+    _id: invitationId(workspace._id, actor.email),
+    workspaceId: workspace._id,
+    email: actor.email,
+    role: 'MEMBER',
+    status: 'PENDING',
+    invitedByUserId: owner._id,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS),
+    updatedAt: now,
+  });
   return {
     workspaceId: gid('Workspace', workspace._id),
     projectId: gid('Project', project._id),
@@ -56,6 +72,7 @@ export async function makeTarget(actor: UserDoc, role: Role | null, actorKeyId: 
     unverifiedHostname,
     memberUserId: gid('User', viewer._id),
     newMemberEmail: newcomer.email,
+    invitationId: gid('WorkspaceInvitation', invitation._id),
     keyId: actorKeyId,
     raw: { workspaceId: workspace._id, linkId: link._id, hostname },
   };
@@ -73,6 +90,7 @@ export function ghostTarget(): Target {
     unverifiedHostname: host(),
     memberUserId: gid('User', oid()),
     newMemberEmail: 'nobody@example.com',
+    invitationId: gid('WorkspaceInvitation', oid()),
     keyId: gid('ApiKey', oid()),
     raw: {} as Target['raw'],
   };

@@ -38,6 +38,7 @@ interface Counted {
 export interface Stats {
   range: Range;
   totalClicks: number;
+  botClicks: number;
   series: { day: string; clicks: number }[];
   referrers: Counted[];
   devices: Counted[];
@@ -48,9 +49,9 @@ export interface Stats {
 async function aggregateStats(match: { linkId?: Types.ObjectId; workspaceId?: Types.ObjectId }, range: Range): Promise<Stats> {
   const days = { $gte: range.from, $lte: range.to };
   const [perDay, breakdown] = await Promise.all([
-    ClickBucket.aggregate<{ _id: string; clicks: number }>([
-      { $match: { ...match, day: days, dimension: 'total' } },
-      { $group: { _id: '$day', clicks: { $sum: '$clicks' } } },
+    ClickBucket.aggregate<{ _id: { day: string; dimension: string }; clicks: number }>([
+      { $match: { ...match, day: days, dimension: { $in: ['total', 'bot'] } } },
+      { $group: { _id: { day: '$day', dimension: '$dimension' }, clicks: { $sum: '$clicks' } } },
     ]).exec(),
     ClickBucket.aggregate<{ _id: { dimension: string; value: string }; clicks: number }>([
       { $match: { ...match, day: days, dimension: { $in: ['referrer', 'device', 'browser'] } } },
@@ -58,7 +59,8 @@ async function aggregateStats(match: { linkId?: Types.ObjectId; workspaceId?: Ty
       { $sort: { clicks: -1 } },
     ]).exec(),
   ]);
-  const byDay = new Map(perDay.map((row) => [row._id, row.clicks]));
+  const byDay = new Map(perDay.filter((row) => row._id.dimension === 'total').map((row) => [row._id.day, row.clicks]));
+  const botClicks = perDay.filter((row) => row._id.dimension === 'bot').reduce((sum, row) => sum + row.clicks, 0);
   const series = range.days.map((day) => ({ day, clicks: byDay.get(day) ?? 0 }));
   const pick = (dimension: string) =>
     breakdown
@@ -69,6 +71,7 @@ async function aggregateStats(match: { linkId?: Types.ObjectId; workspaceId?: Ty
   return {
     range,
     totalClicks: series.reduce((sum, d) => sum + d.clicks, 0),
+    botClicks,
     series,
     referrers: pick('referrer'),
     devices: pick('device'),
@@ -97,7 +100,10 @@ const StatsInterface = builder.interfaceRef<Stats>('ClickStats').implement({
   fields: (t) => ({
     from: t.string({ description: 'First UTC day of the range (YYYY-MM-DD).', resolve: (s) => s.range.from }),
     to: t.string({ description: 'Last UTC day of the range (YYYY-MM-DD).', resolve: (s) => s.range.to }),
-    totalClicks: t.exposeInt('totalClicks', { description: 'Clicks in the range.' }),
+    totalClicks: t.exposeInt('totalClicks', { description: 'Clicks in the range (people; bots are counted in botClicks).' }),
+    botClicks: t.exposeInt('botClicks', {
+      description: 'Requests from crawlers, link-preview fetchers and scripts (curl, wget…) in the range: redirected, but not clicks.',
+    }),
     series: t.field({ type: [DailyClicksRef], description: 'Clicks per day, every day of the range.', resolve: (s) => s.series }),
     referrers: t.field({ type: [CountedRef], description: 'Top referrer hosts (at most 20).', resolve: (s) => s.referrers }),
     devices: t.field({ type: [CountedRef], description: 'Clicks per device type.', resolve: (s) => s.devices }),
@@ -164,7 +170,7 @@ builder.queryField('linkStats', (t) =>
     args: { linkId: t.arg.id({ required: true, description: 'The global id of the link.' }), from: t.arg({ type: 'DateTime', description: FROM_DESCRIPTION }), to: t.arg({ type: 'DateTime', description: TO_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {
       const range = statsRange(args.from, args.to);
-      const link = await loadByGlobalId(ctx, 'link', args.linkId);
+      const link = await loadByGlobalId(ctx, 'link', args.linkId, 'linkId');
       if (!link) return null;
       return { ...(await aggregateStats({ linkId: link._id }, range)), link };
     },
@@ -181,7 +187,7 @@ builder.queryField('workspaceStats', (t) =>
     args: { workspaceId: t.arg.id({ required: true, description: 'The global id of the workspace.' }), from: t.arg({ type: 'DateTime', description: FROM_DESCRIPTION }), to: t.arg({ type: 'DateTime', description: TO_DESCRIPTION }) },
     resolve: async (_root, args, ctx) => {
       const range = statsRange(args.from, args.to);
-      const workspace = await loadByGlobalId(ctx, 'workspace', args.workspaceId);
+      const workspace = await loadByGlobalId(ctx, 'workspace', args.workspaceId, 'workspaceId');
       if (!workspace) return null;
       return { ...(await aggregateStats({ workspaceId: workspace._id }, range)), workspace };
     },

@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import { permissionName, RESOURCES, keyAccess, type Scope } from '../auth/permissions.ts';
 import {
   assertMintable,
+  boundsOf,
   insertApiKey,
   MAX_GRACE_SECONDS,
   rotateSecret,
@@ -14,10 +15,10 @@ import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
 import { AccessEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
-import { parseGlobalId, toGlobalId } from './ids.ts';
+import { parseGlobalId, parseIdArg, toGlobalId } from './ids.ts';
 import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
-import { UserRef } from './users.ts';
+import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
 export const ScopeRef = builder.objectRef<Scope>('KeyScope').implement({
@@ -114,6 +115,7 @@ builder.node(ApiKeyRef, {
     user: t.field({
       type: UserRef,
       description: 'The owner of the key.',
+      authScopes: ownUserOrPersonalData((doc) => doc.userId),
       resolve: async (doc, _args, ctx) => (await ctx.loaders.user.load(String(doc.userId)))!,
     }),
   }),
@@ -155,19 +157,15 @@ builder.queryField('apiKey', (t) =>
     description: "One of the viewer's user's keys by id; null for unknown ids and other users' keys.",
     authScopes: { keys: 'READ' },
     args: { id: t.arg.id({ required: true, description: 'The global id of the key.' }) },
-    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'apiKey', args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'apiKey', args.id, 'id'),
   }),
 );
 
-
+const mintSettings = (ctx: Context) => ({ defaultRateLimit: ctx.services.config.rateLimitPerMinute });
 
 function parseWorkspaceIds(ids: readonly string[] | null | undefined): Types.ObjectId[] | null {
   if (!ids) return null;
-  return ids.map((globalId, index) => {
-    const id = parseGlobalId(globalId, 'Workspace');
-    if (!id) throw new ValidationError(`input.workspaceIds.${index}`, `"${globalId}" is not a Workspace id`);
-    return id;
-  });
+  return ids.map((globalId, index) => parseIdArg(globalId, 'Workspace', `input.workspaceIds.${index}`));
 }
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
@@ -178,8 +176,12 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     scopes: t.field({ type: [ScopeInput], description: 'For LIMITED: the access per resource.' }),
     workspaceIds: t.idList({ description: 'Restrict the key to these workspaces (global ids); omit for all.' }),
     expiresAt: t.field({ type: 'DateTime', description: "When the key stops working (no later than the creating key's expiry)." }),
-    allowedIps: t.stringList({ description: 'IPs and CIDRs (IPv4/IPv6) allowed to use the key; omit for any.' }),
-    rateLimit: t.int({ description: 'Requests per minute for this key; omit for the server default.' }),
+    allowedIps: t.stringList({
+      description: "IPs and CIDRs (IPv4/IPv6) allowed to use the key, each inside the creating key's allowedIps; omit for any (only a key without allowedIps may).",
+    }),
+    rateLimit: t.int({
+      description: "Requests per minute for this key, at most the creating key's own limit; omit for the server default (only a key without its own rateLimit may).",
+    }),
   }),
 });
 
@@ -204,8 +206,12 @@ builder.mutationField('createApiKey', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const key = ctx.key!;
       const userId = new Types.ObjectId(key.userId);
-      const spec = await validateKeySpec(userId, { ...input, workspaceIds: parseWorkspaceIds(input.workspaceIds) });
-      assertMintable(key.grant, spec);
+      const spec = await validateKeySpec(
+        userId,
+        { ...input, workspaceIds: parseWorkspaceIds(input.workspaceIds) },
+        { reachable: ctx.loaders.visibleWorkspaces },
+      );
+      assertMintable(boundsOf(key.doc), boundsOf(spec), mintSettings(ctx));
       const created = await insertApiKey({
         userId,
         spec,
@@ -228,8 +234,12 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     scopes: t.field({ type: [ScopeInput], description: 'New scopes (LIMITED keys).' }),
     workspaceIds: t.idList({ description: 'A new workspace restriction; an empty list removes it.' }),
     expiresAt: t.field({ type: 'DateTime', description: 'A new expiry.' }),
-    allowedIps: t.stringList({ description: 'New allowed IPs and CIDRs; an empty list allows any.' }),
-    rateLimit: t.int({ description: 'New requests per minute; null returns to the server default.' }),
+    allowedIps: t.stringList({
+      description: "New allowed IPs and CIDRs, each inside the changing key's allowedIps; an empty list allows any (only a key without allowedIps may set it).",
+    }),
+    rateLimit: t.int({
+      description: "New requests per minute, at most the changing key's own limit; null returns to the server default (only a key without its own rateLimit may).",
+    }),
   }),
 });
 
@@ -250,7 +260,7 @@ builder.mutationField('updateApiKey', (t) =>
     args: { input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
       const key = ctx.key!;
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
       const merged: KeySpecInput = {
         name: input.name ?? doc.name,
         permission: input.permission ?? doc.permission,
@@ -260,8 +270,8 @@ builder.mutationField('updateApiKey', (t) =>
         allowedIps: input.allowedIps ?? doc.allowedIps,
         rateLimit: input.rateLimit === undefined ? doc.rateLimit : input.rateLimit,
       };
-      const spec = await validateKeySpec(doc.userId, merged);
-      assertMintable(key.grant, spec);
+      const spec = await validateKeySpec(doc.userId, merged, { reachable: ctx.loaders.visibleWorkspaces });
+      assertMintable(boundsOf(key.doc), boundsOf(spec), mintSettings(ctx));
       const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { new: true }).lean<ApiKeyDoc>().exec();
       if (!updated) throw new NotFoundError('API key');
       ctx.services.authenticator.invalidate(doc._id);
@@ -293,10 +303,10 @@ builder.mutationField('rotateApiKey', (t) =>
       if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
         throw new ValidationError('input.gracePeriodSeconds', `gracePeriodSeconds must be from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
       }
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
       if (doc.status !== 'ACTIVE') throw new ValidationError('input.id', 'a deactivated key cannot be rotated; create a new key');
       // Rotation hands over a working secret: only for keys this key could have created itself.
-      assertMintable(ctx.key!.grant, { ...doc, scopes: doc.scopes, workspaces: doc.workspaces, expiresAt: doc.expiresAt ?? null, rateLimit: doc.rateLimit ?? null });
+      assertMintable(boundsOf(ctx.key!.doc), boundsOf(doc), mintSettings(ctx));
       const rotated = await rotateSecret(doc, grace, ctx.services.pepper);
       if (!rotated) throw new NotFoundError('API key');
       ctx.services.authenticator.invalidate(doc._id);
@@ -321,10 +331,10 @@ builder.mutationField('deactivateApiKey', (t) =>
       ctx.key !== null && String(parseGlobalId(args.input.id, 'ApiKey')) === ctx.key.id
         ? { authenticated: true }
         : { keys: 'WRITE' },
-    errors: mutationErrors('DeactivateApiKey', [NotFoundError]),
+    errors: mutationErrors('DeactivateApiKey', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to deactivate.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
       const updated =
         doc.status === 'DEACTIVATED'
           ? doc
@@ -353,10 +363,10 @@ builder.mutationField('deleteApiKey', (t) =>
     nullable: true,
     description: 'Deletes a key for good; it is refused from the next request on (FULL keys only).',
     authScopes: { keys: 'WRITE' },
-    errors: mutationErrors('DeleteApiKey', [NotFoundError]),
+    errors: mutationErrors('DeleteApiKey', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id);
+      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
       await ApiKey.deleteOne({ _id: doc._id });
       ctx.services.authenticator.invalidate(doc._id);
       return { deletedId: toGlobalId('ApiKey', doc._id) };

@@ -8,6 +8,7 @@ import type { Access, Resource } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
 import { authScopesFor, unauthorizedError } from './auth-scopes.ts';
 import { complexityError, fieldComplexity } from './complexity.ts';
+import { decodeNodeId } from './ids.ts';
 import { COMPLEXITY_LIMITS } from './limits.ts';
 
 export interface AccessScope {
@@ -51,6 +52,8 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesQueryOptions: false,
+    // A malformed node id is BAD_USER_INPUT naming `id`, like every other id argument.
+    decodeGlobalID: decodeNodeId,
     nodeQueryOptions: {
       description: 'Fetches any object by its global id; objects the key may not see answer null, exactly like ids that do not exist.',
       args: { id: { description: 'The global id of the object.' } },
@@ -85,17 +88,43 @@ export const builder = new SchemaBuilder<{
 /** The builder's type parameters, for helpers that take Pothos refs. */
 export type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):?(\d{2})))?$/;
+const DATE_TIME_FORMAT = 'DateTime must be an ISO 8601 string such as 2026-01-31T12:00:00Z';
+
+/**
+ * Parsed field by field rather than by `new Date`, which rolls impossible dates over
+ * (2027-02-30 would become March 2) and accepts many non-ISO spellings.
+ */
+export function parseDateTime(value: unknown): Date {
+  const match = typeof value === 'string' ? DATE_TIME.exec(value) : null;
+  if (!match) throw new TypeError(DATE_TIME_FORMAT);
+  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction = '', , sign, oh = '0', om = '0'] = match;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeapYear(year) ? 1 : 0);
+  const problem =
+    month < 1 || month > 12 ? 'the month must be 01 to 12'
+    : day < 1 || day > daysInMonth ? `day ${d} does not exist in ${y}-${mo}`
+    : hour > 23 ? 'the hour must be 00 to 23'
+    : minute > 59 ? 'the minutes must be 00 to 59'
+    : second > 59 ? 'the seconds must be 00 to 59'
+    : Number(oh) > 23 || Number(om) > 59 ? 'the UTC offset must be -23:59 to +23:59'
+    : null;
+  if (problem) throw new TypeError(`"${value as string}" is not a valid date: ${problem}`);
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0–99 as written
+  date.setUTCHours(hour, minute, second, Number(fraction.slice(0, 3).padEnd(3, '0')));
+  const offsetMinutes = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  return new Date(date.getTime() - offsetMinutes * 60_000);
+}
+
+function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
 builder.scalarType('DateTime', {
   description: 'An instant in time, as an ISO 8601 string in UTC (e.g. 2026-01-31T12:00:00.000Z).',
   serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
-  parseValue: (value) => {
-    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(value)) {
-      throw new TypeError('DateTime must be an ISO 8601 string such as 2026-01-31T12:00:00Z');
-    }
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime())) throw new TypeError(`"${value}" is not a valid date`);
-    return date;
-  },
+  parseValue: parseDateTime,
 });
 
 builder.queryType({ description: 'Everything a key can read. Every field needs a valid API key unless noted.' });

@@ -80,7 +80,7 @@ builder.queryField('domain', (t) =>
     description: 'One domain by id; null when it does not exist or this key cannot see it.',
     authScopes: { access: { resource: 'DOMAINS', level: 'READ' } },
     args: { id: t.arg.id({ required: true, description: 'The global id of the domain.' }) },
-    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'domain', args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'domain', args.id, 'id'),
   }),
 );
 
@@ -111,7 +111,7 @@ builder.mutationField('addDomain', (t) =>
     errors: mutationErrors('AddDomain', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: AddDomainInput, required: true, description: 'The domain.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
       const hostname = validateHostname(input.hostname, 'input.hostname');
       if (hostname === ctx.services.config.shortDomain.replace(/:\d+$/, '')) {
         throw new ValidationError('input.hostname', `${hostname} is the platform's own short domain; every workspace can use it already`);
@@ -144,10 +144,10 @@ builder.mutationField('verifyDomain', (t) =>
     nullable: true,
     description: 'Looks up the verification TXT record and marks the domain verified when it is there (domains:write; OWNER).',
     authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
-    errors: mutationErrors('VerifyDomain', [NotFoundError, VerificationFailedError]),
+    errors: mutationErrors('VerifyDomain', [ValidationError, NotFoundError, VerificationFailedError]),
     args: { input: t.arg({ type: DomainIdInput, required: true, description: 'The domain to verify.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireByGlobalId(ctx, 'domain', input.id);
+      const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
       if (domain.verified) return { domain };
       const record = verificationRecord(domain);
       let found: string[];
@@ -188,7 +188,7 @@ builder.mutationField('updateDomain', (t) =>
     errors: mutationErrors('UpdateDomain', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateDomainInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireByGlobalId(ctx, 'domain', input.id);
+      const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
       const set: Partial<DomainDoc> = {};
       if (input.notFoundUrl !== undefined) {
         set.notFoundUrl = input.notFoundUrl === null ? null : validateUrl(input.notFoundUrl, 'input.notFoundUrl');
@@ -223,10 +223,10 @@ builder.mutationField('deleteDomain', (t) =>
     nullable: true,
     description: 'Deletes a custom domain (domains:write; OWNER). Refused while links use it, unless archiveLinks is true.',
     authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
-    errors: mutationErrors('DeleteDomain', [NotFoundError, ConflictError]),
+    errors: mutationErrors('DeleteDomain', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: DeleteDomainInput, required: true, description: 'The domain and what to do with its links.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireByGlobalId(ctx, 'domain', input.id);
+      const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
       const links = await Link.countDocuments({ domain: domain.hostname });
       if (links > 0 && !input.archiveLinks) {
         throw new ConflictError('input.archiveLinks', `${domain.hostname} still has ${links} link(s); pass archiveLinks: true to archive them, or move them to another domain first`);

@@ -1,14 +1,15 @@
 import type { Access, Resource } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
-import { parseGlobalId } from './ids.ts';
-import { loadByGlobalId } from './loaders.ts';
+import { InvalidIdError, parseGlobalId } from './ids.ts';
+import { findByGlobalId } from './loaders.ts';
 
 type WorkspaceIdOf<Args> = (args: Args, ctx: Context) => Promise<string | null> | string | null;
 
 /**
  * The auth rule of a field acting on one workspace: the key must grant `resource:level`, and
  * the user's role in that workspace must allow it. A workspace the key cannot see passes here
- * so that the resolver answers NOT_FOUND, exactly as for an id that does not exist.
+ * so that the resolver answers NOT_FOUND, exactly as for an id that does not exist; a malformed
+ * id passes too, so that the resolver names the bad argument (never FORBIDDEN or NOT_FOUND).
  */
 export function onWorkspace<Args>(resource: Resource, level: Access, workspaceIdOf: WorkspaceIdOf<Args>) {
   return async (_parent: unknown, args: Args, ctx: Context) => {
@@ -27,6 +28,11 @@ export function workspaceArg(globalId: string | null | undefined): string | null
 
 /** The workspace of a visible object given by global id (null when missing, foreign or malformed). */
 export async function workspaceOf(ctx: Context, kind: 'project' | 'link' | 'domain', globalId: string): Promise<string | null> {
-  const doc = await loadByGlobalId(ctx, kind, globalId);
-  return doc ? String(doc.workspaceId) : null;
+  try {
+    const doc = await findByGlobalId(ctx, kind, globalId, 'id');
+    return doc ? String(doc.workspaceId) : null;
+  } catch (error) {
+    if (error instanceof InvalidIdError) return null;
+    throw error;
+  }
 }

@@ -7,6 +7,7 @@ import './users.ts';
 import './api-keys.ts';
 import './viewer.ts';
 import './workspaces.ts';
+import './invitations.ts';
 import './projects.ts';
 import './domains.ts';
 import './links.ts';

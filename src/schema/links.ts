@@ -1,8 +1,10 @@
 import { Types, type QueryFilter } from 'mongoose';
 import type { Context } from '../context.ts';
 import {
+  destinationHost,
   escapeRegex,
   generateSlug,
+  isPlatformDestination,
   validatePositiveInt,
   validateSlug,
   validateTags,
@@ -16,12 +18,12 @@ import { builder } from './builder.ts';
 import { DomainRef } from './domains.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
-import { parseGlobalId, toGlobalId } from './ids.ts';
-import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
+import { parseQueryIdArg, toGlobalId } from './ids.ts';
+import { findByGlobalId, loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { ProjectRef } from './projects.ts';
 import { visibleWorkspaceFilter } from './workspace-lists.ts';
-import { UserRef } from './users.ts';
+import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 import { DeletedPayload } from './workspaces.ts';
 
@@ -84,7 +86,11 @@ builder.node(LinkRef, {
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'After this the link answers 410.' }),
     maxClicks: t.int({ nullable: true, description: 'After this many clicks the link answers 410.', resolve: (link) => link.maxClicks ?? null }),
     archived: t.exposeBoolean('archived', { description: 'Archived links answer 410 and are hidden from lists by default.' }),
-    clicks: t.exposeInt('clicks', { description: 'Total clicks (written in batches, about a second late).' }),
+    clicks: t.exposeInt('clicks', { description: 'Total clicks by people (written in batches, about a second late).' }),
+    botClicks: t.int({
+      description: 'Total requests from crawlers, link-preview fetchers and scripts: redirected, but not clicks (batched like clicks).',
+      resolve: (link) => link.botClicks ?? 0,
+    }),
     workspace: t.field({
       type: WorkspaceRef,
       description: 'The owning workspace.',
@@ -93,7 +99,8 @@ builder.node(LinkRef, {
     createdBy: t.field({
       type: UserRef,
       nullable: true,
-      description: 'The user whose key created the link.',
+      description: "The user whose key created the link (another user than the key's own needs workspaces:read).",
+      authScopes: ownUserOrPersonalData((link) => link.createdByUserId),
       resolve: (link, _args, ctx) => ctx.loaders.user.load(String(link.createdByUserId)),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
@@ -143,10 +150,7 @@ type LinkFilterShape = typeof LinkFilter.$inferInput;
 
 function linkQuery(workspaceIds: Types.ObjectId[], filter: LinkFilterShape | null | undefined): QueryFilter<LinkDoc> {
   const query: QueryFilter<LinkDoc> = { workspaceId: { $in: workspaceIds }, archived: filter?.archived ?? false };
-  if (filter?.projectId) {
-    const projectId = parseGlobalId(filter.projectId, 'Project');
-    query.projectId = projectId ?? new Types.ObjectId('000000000000000000000000');
-  }
+  if (filter?.projectId != null) query.projectId = parseQueryIdArg(filter.projectId, 'Project', 'filter.projectId');
   if (filter?.domain) query.domain = filter.domain.trim().toLowerCase();
   if (filter?.tag) query.tags = filter.tag;
   if (filter?.createdAfter || filter?.createdBefore) {
@@ -218,13 +222,31 @@ builder.queryField('link', (t) =>
     description: 'One link by id; null when it does not exist or this key cannot see it.',
     authScopes: { access: { resource: 'LINKS', level: 'READ' } },
     args: { id: t.arg.id({ required: true, description: 'The global id of the link.' }) },
-    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'link', args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'link', args.id, 'id'),
   }),
 );
 
 
 
 /** The host a link of `workspaceId` may use: the platform domain, or a verified domain of that workspace. */
+/**
+ * A destination served by this platform would send the visitor back here: a redirect loop, or a
+ * chain that hides the real target. That is the short domain, any verified domain (verified means
+ * its DNS points at us) and the workspace's own domains, verified or not yet.
+ */
+async function validateDestination(ctx: Context, workspaceId: Types.ObjectId, value: string): Promise<string> {
+  const stored = validateUrl(value, 'input.url');
+  const url = new URL(stored);
+  const loop = 'a link to it would redirect back here (a redirect loop); use the final destination instead';
+  const { shortDomain } = ctx.services.config;
+  if (isPlatformDestination(url, shortDomain)) throw new ValidationError('input.url', `${shortDomain} is this platform's short domain: ${loop}`);
+  const host = destinationHost(url);
+  if (await Domain.exists({ hostname: host, $or: [{ verified: true }, { workspaceId }] })) {
+    throw new ValidationError('input.url', `${host} is a short-link domain on this platform: ${loop}`);
+  }
+  return stored;
+}
+
 async function resolveLinkDomain(ctx: Context, workspaceId: Types.ObjectId, requested: string | null | undefined): Promise<string> {
   const shortDomain = ctx.services.config.shortDomain;
   if (!requested) {
@@ -241,7 +263,7 @@ async function resolveLinkDomain(ctx: Context, workspaceId: Types.ObjectId, requ
 
 async function resolveProjectId(ctx: Context, workspaceId: Types.ObjectId, globalId: string | null | undefined): Promise<Types.ObjectId | null> {
   if (globalId === null || globalId === undefined) return null;
-  const project = await loadByGlobalId(ctx, 'project', globalId);
+  const project = await findByGlobalId(ctx, 'project', globalId, 'input.projectId');
   if (!project || String(project.workspaceId) !== String(workspaceId)) {
     throw new ValidationError('input.projectId', 'no such project in this workspace');
   }
@@ -297,10 +319,10 @@ builder.mutationField('createLink', (t) =>
     errors: mutationErrors('CreateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: CreateLinkInput, required: true, description: 'The link.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
       const fields = {
         workspaceId: workspace._id,
-        url: validateUrl(input.url, 'input.url'),
+        url: await validateDestination(ctx, workspace._id, input.url),
         title: validateText(input.title, 'input.title', 200),
         description: validateText(input.description, 'input.description', 1000),
         tags: validateTags(input.tags ?? [], 'input.tags'),
@@ -358,9 +380,9 @@ builder.mutationField('updateLink', (t) =>
     errors: mutationErrors('UpdateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: UpdateLinkInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const link = await requireByGlobalId(ctx, 'link', input.id);
+      const link = await requireByGlobalId(ctx, 'link', input.id, 'input.id');
       const set: Partial<LinkDoc> = {};
-      if (input.url != null) set.url = validateUrl(input.url, 'input.url');
+      if (input.url != null) set.url = await validateDestination(ctx, link.workspaceId, input.url);
       if (input.slug != null) set.slug = validateSlug(input.slug, 'input.slug');
       if (input.domain != null) set.domain = await resolveLinkDomain(ctx, link.workspaceId, input.domain);
       if (input.title !== undefined) set.title = validateText(input.title, 'input.title', 200);
@@ -406,10 +428,10 @@ builder.mutationField('deleteLink', (t) =>
     nullable: true,
     description: 'Deletes a link; its slug becomes free and it answers 404 (links:write; OWNER or MEMBER). Archive instead to keep statistics.',
     authScopes: onWorkspace('LINKS', 'WRITE', linkWorkspace),
-    errors: mutationErrors('DeleteLink', [NotFoundError]),
+    errors: mutationErrors('DeleteLink', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: LinkIdInput, required: true, description: 'The link to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const link = await requireByGlobalId(ctx, 'link', input.id);
+      const link = await requireByGlobalId(ctx, 'link', input.id, 'input.id');
       await Link.deleteOne({ _id: link._id });
       ctx.services.linkCache.invalidate(link.domain, link.slug);
       return { deletedId: toGlobalId('Link', link._id) };

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
 import { NotFoundError } from '../errors.ts';
-import { parseGlobalId } from './ids.ts';
+import { badUserInput, InvalidIdError, parseIdArg } from './ids.ts';
 import { keyAllowsWorkspace, type Role } from '../auth/permissions.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
@@ -89,17 +89,29 @@ const TYPENAMES = { workspace: 'Workspace', project: 'Project', link: 'Link', do
 type ByIdKind = keyof typeof TYPENAMES;
 type Loaded<K extends ByIdKind> = NonNullable<Awaited<ReturnType<Loaders[K]['load']>>>;
 
-/** The object behind a global id if the key may see it; null when unknown, foreign or malformed. */
-export async function loadByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string): Promise<Loaded<K> | null> {
-  const id = parseGlobalId(globalId, TYPENAMES[kind]);
-  if (!id) return null;
+/**
+ * The object behind a global id argument (named by its path, e.g. `input.id`) if the key may see
+ * it; null when it does not exist or the key may not see it. A malformed id or one of another type
+ * throws InvalidIdError: for mutations, their ValidationError member.
+ */
+export async function findByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string, argument: string): Promise<Loaded<K> | null> {
+  const id = parseIdArg(globalId, TYPENAMES[kind], argument);
   const loader = ctx.loaders[kind] as unknown as DataLoader<string, Loaded<K> | null>;
   return loader.load(String(id));
 }
 
-/** As loadByGlobalId, for mutation targets: a NotFoundError instead of null. */
-export async function requireByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string): Promise<Loaded<K>> {
-  const doc = await loadByGlobalId(ctx, kind, globalId);
+/** As findByGlobalId, for query fields: a malformed id is a BAD_USER_INPUT error naming the argument. */
+export async function loadByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string, argument: string): Promise<Loaded<K> | null> {
+  try {
+    return await findByGlobalId(ctx, kind, globalId, argument);
+  } catch (error) {
+    throw error instanceof InvalidIdError ? badUserInput(error) : error;
+  }
+}
+
+/** As findByGlobalId, for mutation targets: a NotFoundError instead of null. */
+export async function requireByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string, argument: string): Promise<Loaded<K>> {
+  const doc = await findByGlobalId(ctx, kind, globalId, argument);
   if (!doc) throw new NotFoundError(TYPENAMES[kind] === 'ApiKey' ? 'API key' : TYPENAMES[kind]);
   return doc;
 }

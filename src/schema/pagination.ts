@@ -3,15 +3,44 @@ import { resolveOffsetConnection, type DefaultConnectionArguments } from '@potho
 import type { Model, QueryFilter, SortOrder } from 'mongoose';
 import type { ObjectRef } from '@pothos/core';
 import { builder, type BuilderTypes } from './builder.ts';
+import { shown } from './ids.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits.ts';
 
-export function assertPageSize(args: DefaultConnectionArguments): void {
+const CURSOR = /^OffsetConnection:(0|[1-9]\d{0,8})$/;
+/** The deepest a cursor may point; offset paging that far is already slow (see the README). */
+export const MAX_CURSOR_OFFSET = 1_000_000;
+
+/** The offset inside a cursor, or null when the string is not one of our cursors (never throws). */
+export function cursorOffset(cursor: string): number | null {
+  if (cursor.length > 64) return null;
+  const text = Buffer.from(cursor, 'base64').toString('utf8');
+  const match = Buffer.from(text, 'utf8').toString('base64') === cursor ? CURSOR.exec(text) : null;
+  const offset = match ? Number(match[1]) : null;
+  return offset !== null && offset <= MAX_CURSOR_OFFSET ? offset : null;
+}
+
+function badArgument(argument: string, message: string): GraphQLError {
+  return new GraphQLError(`${argument}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', argument } });
+}
+
+/** Page sizes within bounds and cursors that are ours, else BAD_USER_INPUT naming the argument. */
+export function assertConnectionArgs(args: DefaultConnectionArguments): void {
   for (const name of ['first', 'last'] as const) {
     const value = args[name];
     if (value !== null && value !== undefined && (value < 0 || value > MAX_PAGE_SIZE)) {
       throw new GraphQLError(`"${name}" must be between 0 and ${MAX_PAGE_SIZE}; page through larger lists with "after".`, {
         extensions: { code: 'BAD_USER_INPUT', argument: name },
       });
+    }
+  }
+  for (const name of ['after', 'before'] as const) {
+    const cursor = args[name];
+    // An empty cursor means none, as Pothos reads it.
+    if (cursor && cursorOffset(cursor) === null) {
+      throw badArgument(
+        name,
+        `${shown(cursor)} is not a cursor of this API, or points past item ${MAX_CURSOR_OFFSET}; pass a cursor from a previous page (an edge's cursor, pageInfo.startCursor or endCursor) unchanged.`,
+      );
     }
   }
 }
@@ -26,7 +55,7 @@ export async function paginate<T>(
   sort: Record<string, SortOrder>,
   args: DefaultConnectionArguments,
 ) {
-  assertPageSize(args);
+  assertConnectionArgs(args);
   const connection = await resolveOffsetConnection(
     { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
     ({ offset, limit }) =>

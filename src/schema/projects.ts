@@ -64,7 +64,7 @@ builder.mutationField('createProject', (t) =>
     errors: mutationErrors('CreateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: CreateProjectInput, required: true, description: 'The project.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
       const project = await Project.create({
         workspaceId: workspace._id,
         name: validateRequiredText(input.name, 'input.name', 100),
@@ -98,7 +98,7 @@ builder.mutationField('updateProject', (t) =>
     errors: mutationErrors('UpdateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateProjectInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const project = await requireByGlobalId(ctx, 'project', input.id);
+      const project = await requireByGlobalId(ctx, 'project', input.id, 'input.id');
       const set: Partial<ProjectDoc> = {};
       if (input.name !== undefined && input.name !== null) set.name = validateRequiredText(input.name, 'input.name', 100);
       if (input.description !== undefined) set.description = validateText(input.description, 'input.description', 1000);
@@ -121,10 +121,10 @@ builder.mutationField('deleteProject', (t) =>
     nullable: true,
     description: 'Deletes a project; its links stay, without a project (projects:write; OWNER or MEMBER).',
     authScopes: onWorkspace('PROJECTS', 'WRITE', projectWorkspace),
-    errors: mutationErrors('DeleteProject', [NotFoundError]),
+    errors: mutationErrors('DeleteProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: ProjectIdInput, required: true, description: 'The project to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const project = await requireByGlobalId(ctx, 'project', input.id);
+      const project = await requireByGlobalId(ctx, 'project', input.id, 'input.id');
       await Link.updateMany({ projectId: project._id }, { $set: { projectId: null } });
       await Project.deleteOne({ _id: project._id });
       return { deletedId: toGlobalId('Project', project._id) };

@@ -6,7 +6,7 @@ import { ApiKeyRef, ResourceAccessRef } from './api-keys.ts';
 import { builder } from './builder.ts';
 import { loadAll } from './loaders.ts';
 import { RoleEnum } from './enums.ts';
-import { UserRef } from './users.ts';
+import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
 const RateLimitRef = builder.objectRef<{ limit: number; remaining: number; resetSeconds: number }>('RateLimit').implement({
@@ -37,14 +37,15 @@ const WorkspaceAccessRef = builder
     }),
   });
 
-const ViewerRef = builder.objectRef<AuthenticatedKey>('Viewer').implement({
+export const ViewerRef = builder.objectRef<AuthenticatedKey>('Viewer').implement({
   description: 'The calling key, its user and what it may do. Querying it is how a key is validated.',
   authScopes: { authenticated: true },
   fields: (t) => ({
     key: t.field({ type: ApiKeyRef, description: 'The calling key (metadata only).', resolve: (key) => key.doc }),
     user: t.field({
       type: UserRef,
-      description: 'The user the key belongs to.',
+      description: 'The user the key belongs to (readable by every key).',
+      authScopes: ownUserOrPersonalData((key) => key.userId),
       resolve: async (key, _args, ctx) => (await ctx.loaders.user.load(key.userId))!,
     }),
     permissions: t.field({

@@ -3,16 +3,19 @@ import type { ObjectRef } from '@pothos/core';
 import type { Resource } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
 import { builder, type BuilderTypes } from './builder.ts';
-import { workspaceArg } from './guards.ts';
+import { parseQueryIdArg } from './ids.ts';
 import { connectionType, paginate } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
-/** The workspace ids a list may cover: the requested one if visible (else none), or every visible one. */
+/**
+ * The workspace ids a list may cover: the requested one if visible (else none), or every visible
+ * one. A malformed `workspaceId` is a BAD_USER_INPUT error.
+ */
 export async function visibleWorkspaceFilter(ctx: Context, globalId: string | null | undefined): Promise<Types.ObjectId[]> {
+  const requested = globalId === null || globalId === undefined ? null : parseQueryIdArg(globalId, 'Workspace', 'workspaceId');
   const visible = await ctx.loaders.visibleWorkspaces();
-  if (globalId === null || globalId === undefined) return [...visible].map((id) => new Types.ObjectId(id));
-  const id = workspaceArg(globalId);
-  return id && visible.has(id) ? [new Types.ObjectId(id)] : [];
+  if (!requested) return [...visible].map((id) => new Types.ObjectId(id));
+  return visible.has(String(requested)) ? [requested] : [];
 }
 
 /**

@@ -1,23 +1,23 @@
 import { Types } from 'mongoose';
+import { keyAllowsWorkspace } from '../auth/permissions.ts';
 import type { Context } from '../context.ts';
-import { normalizeEmail } from '../domain/users.ts';
 import { validateRequiredText } from '../domain/validation.ts';
-import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { ClickBucket } from '../models/click-bucket.ts';
 import { Domain } from '../models/domain.ts';
+import { Invitation } from '../models/invitation.ts';
 import { Link } from '../models/link.ts';
 import { Project } from '../models/project.ts';
-import { User } from '../models/user.ts';
 import { Membership, Workspace, type MembershipDoc, type WorkspaceDoc } from '../models/workspace.ts';
 import { forbidden } from './auth-scopes.ts';
 import { builder } from './builder.ts';
 import { RoleEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg } from './guards.ts';
-import { parseGlobalId, toGlobalId } from './ids.ts';
+import { parseIdArg, toGlobalId } from './ids.ts';
 import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
 import { connectionType, paginate } from './pagination.ts';
-import { UserRef } from './users.ts';
+import { ownUserOrPersonalData, PERSONAL_DATA, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
 builder.node(WorkspaceRef, {
@@ -39,12 +39,17 @@ builder.node(WorkspaceRef, {
 });
 
 export const MemberRef = builder.objectRef<MembershipDoc>('WorkspaceMember').implement({
-  description: "A user's membership of a workspace.",
-  authScopes: (member) => ({ visibleWorkspace: String(member.workspaceId) }),
+  description: "A user's membership of a workspace (personal data: workspaces:read).",
+  // One's own membership is visible even when this request's cached memberships predate it (acceptWorkspaceInvitation).
+  authScopes: (member, ctx) =>
+    ctx.key !== null && String(member.userId) === ctx.key.userId && keyAllowsWorkspace(ctx.key.grant, String(member.workspaceId))
+      ? PERSONAL_DATA
+      : { ...PERSONAL_DATA, visibleWorkspace: String(member.workspaceId) },
   fields: (t) => ({
     user: t.field({
       type: UserRef,
       description: 'The member.',
+      authScopes: ownUserOrPersonalData((member) => member.userId),
       resolve: async (member, _args, ctx) => (await ctx.loaders.user.load(String(member.userId)))!,
     }),
     role: t.expose('role', { type: RoleEnum, description: 'Their role: what they may change.' }),
@@ -52,12 +57,20 @@ export const MemberRef = builder.objectRef<MembershipDoc>('WorkspaceMember').imp
   }),
 });
 
+/** Personal data of one workspace: workspaces:read from the key and from the role there. */
+export const personalDataIn = (workspace: WorkspaceDoc) => ({
+  ...PERSONAL_DATA,
+  workspaceRole: { workspaceId: String(workspace._id), resource: 'WORKSPACES' as const, level: 'READ' as const },
+});
+
 const memberConnection = connectionType(MemberRef, 'WorkspaceMember', 'workspace members');
 builder.objectField(WorkspaceRef, 'members', (t) =>
   t.connection(
     {
       type: MemberRef,
-      description: 'The members of this workspace, oldest first.',
+      nullable: true,
+      description: 'The members of this workspace, oldest first (workspaces:read; null with a FORBIDDEN error without it).',
+      authScopes: personalDataIn,
       resolve: (workspace, args) => paginate(Membership, { workspaceId: workspace._id }, { createdAt: 1 }, args),
     },
     memberConnection,
@@ -88,7 +101,7 @@ builder.queryField('workspace', (t) =>
     description: 'One workspace by id; null when it does not exist or this key cannot see it.',
     authScopes: { access: { resource: 'WORKSPACES', level: 'READ' } },
     args: { id: t.arg.id({ required: true, description: 'The global id of the workspace.' }) },
-    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'workspace', args.id),
+    resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'workspace', args.id, 'id'),
   }),
 );
 
@@ -142,7 +155,7 @@ builder.mutationField('updateWorkspace', (t) =>
     errors: mutationErrors('UpdateWorkspace', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateWorkspaceInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.id);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.id, 'input.id');
       const set = input.name ? { name: validateRequiredText(input.name, 'input.name', 100) } : {};
       const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { new: true }).lean<WorkspaceDoc>().exec();
       if (!updated) throw new NotFoundError('Workspace');
@@ -167,12 +180,12 @@ builder.mutationField('deleteWorkspace', (t) =>
     type: DeletedPayload,
     nullable: true,
     description:
-      'Deletes a workspace with its projects, links, domains, click statistics and memberships (OWNER). Keys restricted to it then match nothing.',
+      'Deletes a workspace with its projects, links, domains, click statistics, invitations and memberships (OWNER). Keys restricted to it then match nothing.',
     authScopes: onWorkspace('WORKSPACES', 'WRITE', ({ input }: { input: { id: string } }) => workspaceArg(input.id)),
-    errors: mutationErrors('DeleteWorkspace', [NotFoundError]),
+    errors: mutationErrors('DeleteWorkspace', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: WorkspaceIdInput, required: true, description: 'The workspace to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.id);
+      const workspace = await requireByGlobalId(ctx, 'workspace', input.id, 'input.id');
       const workspaceId = workspace._id;
       // An idempotent sequence (no transactions): children first, then the workspace, then the
       // memberships, so an interrupted delete can simply be run again by its owner.
@@ -180,6 +193,7 @@ builder.mutationField('deleteWorkspace', (t) =>
       await Link.deleteMany({ workspaceId });
       await Project.deleteMany({ workspaceId });
       await Domain.deleteMany({ workspaceId });
+      await Invitation.deleteMany({ workspaceId });
       await Workspace.deleteOne({ _id: workspaceId });
       await Membership.deleteMany({ workspaceId });
       ctx.services.linkCache.clear();
@@ -188,45 +202,12 @@ builder.mutationField('deleteWorkspace', (t) =>
   }),
 );
 
-const MemberPayload = builder.objectRef<{ member: MembershipDoc }>('WorkspaceMemberPayload').implement({
+export const MemberPayload = builder.objectRef<{ member: MembershipDoc }>('WorkspaceMemberPayload').implement({
   description: 'The membership after the change.',
-  fields: (t) => ({ member: t.field({ type: MemberRef, description: 'The membership.', resolve: (p) => p.member }) }),
-});
-
-const AddMemberInput = builder.inputType('AddWorkspaceMemberInput', {
-  description: 'An existing user to add to a workspace (OWNER).',
-  fields: (t) => ({
-    workspaceId: t.id({ required: true, description: 'The global id of the workspace.' }),
-    email: t.string({ required: true, description: 'The e-mail address of an existing user.' }),
-    role: t.field({ type: RoleEnum, required: true, description: 'Their role.' }),
-  }),
+  fields: (t) => ({ member: t.field({ type: MemberRef, description: 'The membership.', authScopes: PERSONAL_DATA, resolve: (p) => p.member }) }),
 });
 
 const memberInWorkspace = ({ input }: { input: { workspaceId: string } }) => workspaceArg(input.workspaceId);
-
-builder.mutationField('addWorkspaceMember', (t) =>
-  t.field({
-    type: MemberPayload,
-    nullable: true,
-    description: 'Adds an existing user to a workspace with a role (OWNER role, workspaces:write).',
-    authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
-    errors: mutationErrors('AddWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
-    args: { input: t.arg({ type: AddMemberInput, required: true, description: 'The member to add.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId);
-      const email = normalizeEmail(input.email);
-      const user = await User.findOne({ email }).lean().exec();
-      if (!user) throw new ValidationError('input.email', `no user with e-mail ${email}; they need an account first`);
-      try {
-        const member = (await Membership.create({ workspaceId: workspace._id, userId: user._id, role: input.role })).toObject();
-        return { member };
-      } catch (error) {
-        if (isDuplicateKeyError(error)) throw new ConflictError('input.email', `${email} is already a member; use updateWorkspaceMember to change the role`);
-        throw error;
-      }
-    },
-  }),
-);
 
 const UpdateMemberInput = builder.inputType('UpdateWorkspaceMemberInput', {
   description: "A member's new role (OWNER).",
@@ -238,9 +219,9 @@ const UpdateMemberInput = builder.inputType('UpdateWorkspaceMemberInput', {
 });
 
 async function requireMember(ctx: Context, workspaceGlobalId: string, userGlobalId: string): Promise<MembershipDoc> {
-  const workspace = await requireByGlobalId(ctx, 'workspace', workspaceGlobalId);
-  const userId = parseGlobalId(userGlobalId, 'User');
-  const member = userId ? await Membership.findOne({ workspaceId: workspace._id, userId }).lean<MembershipDoc>().exec() : null;
+  const workspace = await requireByGlobalId(ctx, 'workspace', workspaceGlobalId, 'input.workspaceId');
+  const userId = parseIdArg(userGlobalId, 'User', 'input.userId');
+  const member = await Membership.findOne({ workspaceId: workspace._id, userId }).lean<MembershipDoc>().exec();
   if (!member) throw new NotFoundError('Workspace member');
   return member;
 }
@@ -270,7 +251,7 @@ builder.mutationField('updateWorkspaceMember', (t) =>
     nullable: true,
     description: "Changes a member's role (OWNER role, workspaces:write). The last OWNER cannot be demoted.",
     authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
-    errors: mutationErrors('UpdateWorkspaceMember', [NotFoundError, ConflictError]),
+    errors: mutationErrors('UpdateWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: UpdateMemberInput, required: true, description: 'The member and role.' }) },
     resolve: async (_root, { input }, ctx) => {
       const member = await requireMember(ctx, input.workspaceId, input.userId);
@@ -298,7 +279,7 @@ builder.mutationField('removeWorkspaceMember', (t) =>
     nullable: true,
     description: 'Removes a member (OWNER role, workspaces:write). The last OWNER cannot leave.',
     authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
-    errors: mutationErrors('RemoveWorkspaceMember', [NotFoundError, ConflictError]),
+    errors: mutationErrors('RemoveWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: RemoveMemberInput, required: true, description: 'The member to remove.' }) },
     resolve: async (_root, { input }, ctx) => {
       const member = await requireMember(ctx, input.workspaceId, input.userId);
