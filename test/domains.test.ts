@@ -97,4 +97,31 @@ describe('domains', () => {
     expect(archived.body.data.link).toMatchObject({ archived: true, domain: null });
     expect(await Link.countDocuments({ domain: 'busy.example.com' })).toBe(0);
   });
+  it('a not-found page may not point back at this platform (redirect loops)', async () => {
+    const UPDATE = 'mutation($i: UpdateDomainInput!) { updateDomain(input: $i) { __typename ... on ValidationError { field message } } }';
+    const self = await add('selfloop.example.com', { notFoundUrl: 'https://SelfLoop.example.com./missing' });
+    expect(self.body.data.addDomain).toMatchObject({ __typename: 'ValidationError', field: 'input.notFoundUrl' });
+    expect(await Domain.countDocuments({ hostname: 'selfloop.example.com' })).toBe(0);
+    const short = await add('shortloop.example.com', { notFoundUrl: 'https://tpt.test/x' });
+    expect(short.body.data.addDomain).toMatchObject({ __typename: 'ValidationError', field: 'input.notFoundUrl' });
+    const first = (await add('loop-a.example.com')).body.data.addDomain.domain;
+    await add('loop-b.example.com');
+    const sibling = await gql(t.app, UPDATE, { i: { id: first.id, notFoundUrl: 'https://loop-b.example.com/' } }, { key });
+    expect(sibling.body.data.updateDomain).toMatchObject({ __typename: 'ValidationError', field: 'input.notFoundUrl' });
+    expect(sibling.body.data.updateDomain.message).toContain('redirect loop');
+    const fine = await gql(t.app, UPDATE, { i: { id: first.id, notFoundUrl: 'https://www.example.org/' } }, { key });
+    expect(fine.body.data.updateDomain.__typename).toBe('DomainPayload');
+  });
+
+  it('a host answered 404 while unverified serves its links as soon as it is verified (cache dropped)', async () => {
+    const domain = (await add('soon.example.com', { notFoundUrl: 'https://www.example.org/404' })).body.data.addDomain.domain;
+    const visit = () => t.app.fetch(new Request('http://soon.example.com/nothing-here'), { clientIp: '127.0.0.1' });
+    expect((await visit()).status).toBe(404);
+    zone.set(domain.verification.name, [domain.verification.value]);
+    const VERIFY = 'mutation($i: DomainIdInput!) { verifyDomain(input: $i) { __typename } }';
+    expect((await gql(t.app, VERIFY, { i: { id: domain.id } }, { key })).body.data.verifyDomain.__typename).toBe('DomainPayload');
+    const after = await visit();
+    expect(after.status).toBe(302);
+    expect(after.headers.get('location')).toBe('https://www.example.org/404');
+  });
 });

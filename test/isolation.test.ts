@@ -17,7 +17,7 @@ afterAll(() => t.close());
 
 /** Everything stored about one workspace, to prove a refused mutation wrote nothing. */
 async function snapshot(target: Target): Promise<string> {
-  const collections = ['workspaces', 'memberships', 'projects', 'links', 'domains', 'clickbuckets', 'apikeys'];
+  const collections = ['workspaces', 'memberships', 'projects', 'links', 'domains', 'clickbuckets', 'workspaceinvitations', 'apikeys'];
   const parts: unknown[] = [];
   for (const name of collections) {
     // The foreign tenant's own documents only (the caller's key changes: its usage is recorded).

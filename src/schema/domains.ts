@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.ts';
-import { validateHostname, validateUrl } from '../domain/validation.ts';
+import { validateDestination } from '../domain/destinations.ts';
+import { destinationHost, validateHostname } from '../domain/validation.ts';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError, VerificationFailedError } from '../errors.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link } from '../models/link.ts';
@@ -116,7 +117,13 @@ builder.mutationField('addDomain', (t) =>
       if (hostname === ctx.services.config.shortDomain.replace(/:\d+$/, '')) {
         throw new ValidationError('input.hostname', `${hostname} is the platform's own short domain; every workspace can use it already`);
       }
-      const notFoundUrl = input.notFoundUrl ? validateUrl(input.notFoundUrl, 'input.notFoundUrl') : null;
+      const notFoundUrl = input.notFoundUrl
+        ? await validateDestination(input.notFoundUrl, 'input.notFoundUrl', { shortDomain: ctx.services.config.shortDomain, workspaceId: workspace._id })
+        : null;
+      // The domain is not stored yet, so the check above cannot see it.
+      if (notFoundUrl && destinationHost(new URL(notFoundUrl)) === hostname) {
+        throw new ValidationError('input.notFoundUrl', `${hostname} is the domain itself: its not-found page would redirect to itself; use another site`);
+      }
       try {
         const domain = await Domain.create({
           workspaceId: workspace._id,
@@ -165,6 +172,8 @@ builder.mutationField('verifyDomain', (t) =>
         .lean<DomainDoc>()
         .exec();
       if (!updated) throw new NotFoundError('Domain');
+      // This instance may have cached the host as unverified (a 404): serve it from now on.
+      ctx.services.linkCache.invalidateHost(domain.hostname);
       return { domain: updated };
     },
   }),
@@ -191,7 +200,10 @@ builder.mutationField('updateDomain', (t) =>
       const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
       const set: Partial<DomainDoc> = {};
       if (input.notFoundUrl !== undefined) {
-        set.notFoundUrl = input.notFoundUrl === null ? null : validateUrl(input.notFoundUrl, 'input.notFoundUrl');
+        set.notFoundUrl =
+          input.notFoundUrl === null
+            ? null
+            : await validateDestination(input.notFoundUrl, 'input.notFoundUrl', { shortDomain: ctx.services.config.shortDomain, workspaceId: domain.workspaceId });
       }
       if (input.primary === true && !domain.verified) {
         throw new ValidationError('input.primary', 'verify the domain before making it primary');

@@ -1,16 +1,14 @@
 import { Types, type QueryFilter } from 'mongoose';
 import type { Context } from '../context.ts';
 import {
-  destinationHost,
   escapeRegex,
   generateSlug,
-  isPlatformDestination,
   validatePositiveInt,
   validateSlug,
   validateTags,
   validateText,
-  validateUrl,
 } from '../domain/validation.ts';
+import { validateDestination } from '../domain/destinations.ts';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link, type LinkDoc, type Utm } from '../models/link.ts';
@@ -229,24 +227,6 @@ builder.queryField('link', (t) =>
 
 
 /** The host a link of `workspaceId` may use: the platform domain, or a verified domain of that workspace. */
-/**
- * A destination served by this platform would send the visitor back here: a redirect loop, or a
- * chain that hides the real target. That is the short domain, any verified domain (verified means
- * its DNS points at us) and the workspace's own domains, verified or not yet.
- */
-async function validateDestination(ctx: Context, workspaceId: Types.ObjectId, value: string): Promise<string> {
-  const stored = validateUrl(value, 'input.url');
-  const url = new URL(stored);
-  const loop = 'a link to it would redirect back here (a redirect loop); use the final destination instead';
-  const { shortDomain } = ctx.services.config;
-  if (isPlatformDestination(url, shortDomain)) throw new ValidationError('input.url', `${shortDomain} is this platform's short domain: ${loop}`);
-  const host = destinationHost(url);
-  if (await Domain.exists({ hostname: host, $or: [{ verified: true }, { workspaceId }] })) {
-    throw new ValidationError('input.url', `${host} is a short-link domain on this platform: ${loop}`);
-  }
-  return stored;
-}
-
 async function resolveLinkDomain(ctx: Context, workspaceId: Types.ObjectId, requested: string | null | undefined): Promise<string> {
   const shortDomain = ctx.services.config.shortDomain;
   if (!requested) {
@@ -322,7 +302,7 @@ builder.mutationField('createLink', (t) =>
       const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
       const fields = {
         workspaceId: workspace._id,
-        url: await validateDestination(ctx, workspace._id, input.url),
+        url: await validateDestination(input.url, 'input.url', { shortDomain: ctx.services.config.shortDomain, workspaceId: workspace._id }),
         title: validateText(input.title, 'input.title', 200),
         description: validateText(input.description, 'input.description', 1000),
         tags: validateTags(input.tags ?? [], 'input.tags'),
@@ -382,7 +362,7 @@ builder.mutationField('updateLink', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const link = await requireByGlobalId(ctx, 'link', input.id, 'input.id');
       const set: Partial<LinkDoc> = {};
-      if (input.url != null) set.url = await validateDestination(ctx, link.workspaceId, input.url);
+      if (input.url != null) set.url = await validateDestination(input.url, 'input.url', { shortDomain: ctx.services.config.shortDomain, workspaceId: link.workspaceId });
       if (input.slug != null) set.slug = validateSlug(input.slug, 'input.slug');
       if (input.domain != null) set.domain = await resolveLinkDomain(ctx, link.workspaceId, input.domain);
       if (input.title !== undefined) set.title = validateText(input.title, 'input.title', 200);
