@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds FerretDB 1.24.2 from the Go module proxy once per machine (SPEC 2).
+# Builds FerretDB 1.24.2 from the Go module proxy once per machine (no MongoDB binary is needed).
 # `go install` alone yields a binary that panics at start because
 # build/version/version.txt is missing from the module zip, so we build from a copy.
 set -euo pipefail

@@ -30,7 +30,7 @@ export class ConflictError extends Error {
   }
 }
 
-/** Mongo duplicate-key detection by code only (SPEC 2). */
+/** Duplicate-key detection by code only: MongoDB and FerretDB word the message differently. */
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 }

@@ -45,7 +45,7 @@ function expect401(result: Awaited<ReturnType<typeof gql>>, message: RegExp) {
   expect(result.body.errors![0]!.message).toMatch(message);
 }
 
-describe('authentication failures (SPEC 4): 401, UNAUTHENTICATED and what to fix', () => {
+describe('authentication failures: 401, UNAUTHENTICATED and what to fix', () => {
   it('missing header', async () => {
     expect401(await gql(t.app, VIEWER), /Missing API key: send it as "Authorization: Bearer taapit_…"/);
   });

@@ -38,7 +38,7 @@ const VARIANTS: Variant[] = [
   { name: 'FULL restricted to the workspace', grant: { permission: 'FULL', scopes: [] }, restriction: 'target' },
 ];
 
-/** SPEC 3 and 4 as a function: key scopes first, then workspace visibility, then the role. */
+/** The permission rules as a function: key scopes first, then workspace visibility, then the role. */
 function expected(op: Operation, variant: Variant, role: Role): Outcome {
   const grant = { ...variant.grant, workspaces: variant.restriction === 'none' ? [] : ['w'] };
   if (op.resource === 'KEYS') {

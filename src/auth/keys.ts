@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
-// Key format (SPEC 3): taapit_ + 32 random base62 chars + 6 base62 chars of CRC32(random part).
+// Key format: taapit_ + 32 random base62 chars + 6 base62 chars of CRC32(random part).
 export const KEY_PREFIX = 'taapit_';
 const RANDOM_LENGTH = 32;
 const CHECKSUM_LENGTH = 6;

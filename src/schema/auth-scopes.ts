@@ -78,7 +78,7 @@ export function forbidden(permission: string, message?: string): GraphQLError {
   });
 }
 
-/** SPEC 4: FORBIDDEN with the missing permission named in the message and in extensions. */
+/** FORBIDDEN with the missing permission named in the message and in extensions. */
 export function unauthorizedError(_parent: unknown, ctx: Context, info: GraphQLResolveInfo, result: ForbiddenResult) {
   if (!ctx.key) {
     return new GraphQLError('Missing API key: only introspection works without one.', {
