@@ -117,8 +117,10 @@ async function authenticateRequest(
   try {
     outcome = await services.authenticator.authenticate(header, clientIp);
   } finally {
-    // Only 401s count: a 403 for allowedIps means the key itself is genuine.
-    if (!knownGood) await failures.settle(address, outcome?.kind === 'failure' && outcome.failure.status === 401);
+    // Only 401s count: a 403 for allowedIps means the key itself is genuine, and GraphiQL's
+    // placeholder is a person who has not pasted a key yet.
+    const failed = outcome?.kind === 'failure' && outcome.failure.status === 401 && outcome.failure.message !== AUTH_MESSAGES.placeholder;
+    if (!knownGood) await failures.settle(address, failed);
   }
   if (outcome.kind === 'failure') throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
   if (outcome.kind === 'anonymous') throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);

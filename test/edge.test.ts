@@ -255,6 +255,13 @@ describe('failed authentication is throttled per client IP', () => {
     expect((await post(t.app, { key: (await makeKey(user)).secret, remoteAddress: '198.51.100.99' })).status).toBe(200);
   });
 
+  it("GraphiQL's placeholder key is not a failure: reloading the page never locks its user out", async () => {
+    const t = app({ AUTH_FAILURE_LIMIT_PER_MINUTE: '2' }, { rateLimiter: new MemoryRateLimiter(clock) });
+    for (let i = 0; i < 5; i++) expect((await post(t.app, { key: 'taapit_...', remoteAddress: '198.51.100.112' })).status).toBe(401);
+    const user = await makeUser();
+    expect((await post(t.app, { key: (await makeKey(user)).secret, remoteAddress: '198.51.100.112' })).status).toBe(200);
+  });
+
   it('malformed keys and wrong schemes count as failures too', async () => {
     const t = app({ AUTH_FAILURE_LIMIT_PER_MINUTE: '2' }, { rateLimiter: new MemoryRateLimiter(clock) });
     expect((await post(t.app, { headers: { authorization: 'Basic abc' }, remoteAddress: '198.51.100.111' })).status).toBe(401);
