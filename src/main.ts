@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { Types } from 'mongoose';
 import { resolvePepper } from './auth/pepper.ts';
-import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './auth/permissions.ts';
+import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './rules/permissions.ts';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/connection.ts';
-import { insertApiKey, validateKeySpec } from './domain/api-keys.ts';
-import { seedDemo } from './domain/demo.ts';
-import { createUser, findUserByEmail } from './domain/users.ts';
+import { insertApiKey, validateKeySpec } from './core/api-keys.ts';
+import { seedDemo } from './core/demo.ts';
+import { createUser, findUserByEmail } from './core/users.ts';
 import { createLogger } from './logger.ts';
 import { ApiKey } from './models/api-key.ts';
 import { ensureIndexes } from './models/index.ts';

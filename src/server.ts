@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { resolvePepper } from './auth/pepper.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/connection.ts';
-import { bootstrapDemo } from './domain/demo.ts';
+import { bootstrapDemo } from './core/demo.ts';
 import { ensureIndexes } from './models/index.ts';
 import { createServices, startServices, stopServices, type Services } from './services.ts';
 import { createApp, type App } from './yoga.ts';

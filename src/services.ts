@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/connection.ts';
 import { ClickRecorder } from './redirect/clicks.ts';
 import { LinkCache } from './redirect/link-cache.ts';
-import { systemTxtResolver, type TxtResolver } from './domain/dns.ts';
+import { systemTxtResolver, type TxtResolver } from './core/dns.ts';
 
 /** Long-lived collaborators shared by every request of one server instance. */
 export interface Services {

@@ -7,17 +7,15 @@ import { createServerAdapter } from '@whatwg-node/server';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { AUTH_MESSAGES, type AuthenticatedKey } from './auth/authenticate.ts';
-import { normalizeIp } from './auth/ip.ts';
+import { normalizeIp } from './rules/ip.ts';
 import { AuthFailureThrottle } from './auth/rate-limit.ts';
-import type { Role } from './auth/permissions.ts';
 import type { Config, CorsOrigins } from './config.ts';
 import type { Context } from './context.ts';
 import { cacheIntrospection, documentLimits, hideSuggestions } from './graphql-limits.ts';
 import { requestStore, type RequestStore } from './logger.ts';
-import { Membership } from './models/workspace.ts';
 import { handleRedirect } from './redirect/handler.ts';
 import { schema } from './schema/index.ts';
-import { createLoaders } from './schema/loaders.ts';
+import { createActor } from './core/actor.ts';
 import type { Services } from './services.ts';
 
 /** What the HTTP layer hands to each request: set by the node server or by tests calling app.fetch. */
@@ -221,26 +219,7 @@ export function createGraphQLHandler(services: Services) {
       const authenticated = authenticatedRequests.get(request);
       if (!authenticated) throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
       const { key, clientIp } = authenticated;
-      let memberships: Promise<Map<string, Role>> | undefined;
-      const scope = {
-        key,
-        memberships: () =>
-          (memberships ??= key
-            ? Membership.find({ userId: key.userId })
-                .lean()
-                .exec()
-                .then((rows) => new Map(rows.map((m) => [String(m.workspaceId), m.role])))
-            : Promise.resolve(new Map())),
-      };
-      return {
-        request,
-        requestId: store.requestId,
-        clientIp,
-        key,
-        services,
-        loaders: createLoaders(scope),
-        memberships: scope.memberships,
-      };
+      return { request, requestId: store.requestId, clientIp, ...createActor(services, key) };
     },
   });
 }

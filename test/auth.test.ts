@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { GraphQLClient, ClientError } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateApiKey } from '../src/auth/keys.ts';
+import { generateApiKey } from '../src/rules/keys.ts';
 import { MemoryRateLimiter, MongoRateLimiter } from '../src/auth/rate-limit.ts';
 import { ApiKey } from '../src/models/api-key.ts';
 import {

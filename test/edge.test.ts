@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateApiKey } from '../src/auth/keys.ts';
+import { generateApiKey } from '../src/rules/keys.ts';
 import { MemoryRateLimiter, MongoRateLimiter } from '../src/auth/rate-limit.ts';
 import { RateLimitWindow } from '../src/models/rate-limit-window.ts';
 import { Workspace } from '../src/models/workspace.ts';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { GraphQLScalarType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { MAX_URL_LENGTH, validateUrl } from '../src/domain/validation.ts';
+import { MAX_URL_LENGTH, validateUrl } from '../src/rules/validation.ts';
 import { ValidationError } from '../src/errors.ts';
 import { schema } from '../src/schema/index.ts';
 

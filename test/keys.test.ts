@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateApiKey, hashApiKey, isWellFormedApiKey, keyHint, KEY_PREFIX } from '../src/auth/keys.ts';
-import { allowedIpError, buildIpAllowList, ipAllowed } from '../src/auth/ip.ts';
+import { generateApiKey, hashApiKey, isWellFormedApiKey, keyHint, KEY_PREFIX } from '../src/rules/keys.ts';
+import { allowedIpError, buildIpAllowList, ipAllowed } from '../src/rules/ip.ts';
 
 describe('key format', () => {
   it('is taapit_ + 32 base62 + 6 base62 checksum, and verifies', () => {

@@ -1,4 +1,4 @@
-import type { Access, Resource, Role } from '../src/auth/permissions.ts';
+import type { Access, Resource, Role } from '../src/rules/permissions.ts';
 import { host, type Target } from './world.ts';
 
 /**

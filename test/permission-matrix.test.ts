@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIntrospectionOnly } from '../src/yoga.ts';
-import { atLeast, canReadKeys, canWriteKeys, keyAccess, permissionName, roleAccess, type KeyGrant, type Role, type Scope } from '../src/auth/permissions.ts';
+import { atLeast, canReadKeys, canWriteKeys, keyAccess, permissionName, roleAccess, type KeyGrant, type Role, type Scope } from '../src/rules/permissions.ts';
 import { Domain } from '../src/models/domain.ts';
 import { schema } from '../src/schema/index.ts';
 import { createTestApp, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';

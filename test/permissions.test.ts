@@ -1,8 +1,8 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ipListContains, ipRange } from '../src/auth/ip.ts';
-import { boundsOf } from '../src/domain/api-keys.ts';
+import { ipListContains, ipRange } from '../src/rules/ip.ts';
+import { boundsOf } from '../src/core/api-keys.ts';
 import {
   atLeast,
   effectiveAccess,
@@ -17,7 +17,7 @@ import {
   type KeyGrant,
   type Resource,
   type Role,
-} from '../src/auth/permissions.ts';
+} from '../src/rules/permissions.ts';
 
 // The permission and role tables, written out by hand: the code must agree with them cell by cell.
 const W = 'WRITE', R = 'READ', N = 'NONE';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Types } from 'mongoose';
-import type { Role } from '../src/auth/permissions.ts';
+import type { Role } from '../src/rules/permissions.ts';
 import { Domain } from '../src/models/domain.ts';
 import { INVITATION_LIFETIME_MS, Invitation, invitationId } from '../src/models/invitation.ts';
 import { Link } from '../src/models/link.ts';

@@ -1,9 +1,9 @@
 import type { BlockList } from 'node:net';
 import type { Types } from 'mongoose';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
-import { buildIpAllowList, ipAllowed } from './ip.ts';
-import { hashApiKey, isWellFormedApiKey } from './keys.ts';
-import type { KeyGrant } from './permissions.ts';
+import { buildIpAllowList, ipAllowed } from '../rules/ip.ts';
+import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
+import type { KeyGrant } from '../rules/permissions.ts';
 
 /** The key a request is authenticated with, as resolvers see it. */
 export interface AuthenticatedKey {

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Types } from 'mongoose';
-import { ACCESS_LEVELS, PERMISSIONS, RESOURCES, type Permission, type Scope } from '../auth/permissions.ts';
+import { ACCESS_LEVELS, PERMISSIONS, RESOURCES, type Permission, type Scope } from '../rules/permissions.ts';
 
 export const KEY_STATUSES = ['ACTIVE', 'DEACTIVATED'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];

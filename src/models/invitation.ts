@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import mongoose, { Schema, Types } from 'mongoose';
-import { ROLES, type Role } from '../auth/permissions.ts';
+import { ROLES, type Role } from '../rules/permissions.ts';
 
 /** What is stored; EXPIRED is computed from expiresAt (no TTL index, see the README). */
 export const STORED_INVITATION_STATUSES = ['PENDING', 'ACCEPTED', 'REVOKED'] as const;

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Types } from 'mongoose';
-import { ROLES, type Role } from '../auth/permissions.ts';
+import { ROLES, type Role } from '../rules/permissions.ts';
 
 export interface WorkspaceDoc {
   _id: Types.ObjectId;

@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { permissionName, RESOURCES, keyAccess, type Scope } from '../auth/permissions.ts';
+import { permissionName, RESOURCES, keyAccess, type Scope } from '../rules/permissions.ts';
 import {
   assertMintable,
   boundsOf,
@@ -8,7 +8,7 @@ import {
   rotateSecret,
   validateKeySpec,
   type KeySpecInput,
-} from '../domain/api-keys.ts';
+} from '../core/api-keys.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import type { Context } from '../context.ts';

@@ -10,7 +10,7 @@ import {
   permissionName,
   type Access,
   type Resource,
-} from '../auth/permissions.ts';
+} from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
 
 interface AccessParam {

@@ -4,7 +4,7 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import type { Access, Resource } from '../auth/permissions.ts';
+import type { Access, Resource } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
 import { authScopesFor, unauthorizedError } from './auth-scopes.ts';
 import { complexityError, fieldComplexity } from './complexity.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.ts';
-import { validateDestination } from '../domain/destinations.ts';
-import { destinationHost, validateHostname } from '../domain/validation.ts';
+import { validateDestination } from '../core/destinations.ts';
+import { destinationHost, validateHostname } from '../rules/validation.ts';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError, VerificationFailedError } from '../errors.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link } from '../models/link.ts';

@@ -1,4 +1,4 @@
-import { RESOURCES, type Access, type Permission, type Resource, type Role } from '../auth/permissions.ts';
+import { RESOURCES, type Access, type Permission, type Resource, type Role } from '../rules/permissions.ts';
 import type { KeyStatus } from '../models/api-key.ts';
 import { builder } from './builder.ts';
 

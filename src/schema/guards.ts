@@ -1,4 +1,4 @@
-import type { Access, Resource } from '../auth/permissions.ts';
+import type { Access, Resource } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
 import { InvalidIdError, parseGlobalId } from './ids.ts';
 import { findByGlobalId } from './loaders.ts';

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import { Types, type QueryFilter } from 'mongoose';
-import { keyAllowsWorkspace } from '../auth/permissions.ts';
+import { keyAllowsWorkspace } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
-import { normalizeEmail } from '../domain/users.ts';
+import { normalizeEmail } from '../core/users.ts';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
 import {
   INVITATION_LIFETIME_MS,

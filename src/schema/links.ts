@@ -7,8 +7,8 @@ import {
   validateSlug,
   validateTags,
   validateText,
-} from '../domain/validation.ts';
-import { validateDestination } from '../domain/destinations.ts';
+} from '../rules/validation.ts';
+import { validateDestination } from '../core/destinations.ts';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link, type LinkDoc, type Utm } from '../models/link.ts';

@@ -1,5 +1,5 @@
 import type { Context } from '../context.ts';
-import { validateColor, validateRequiredText, validateText } from '../domain/validation.ts';
+import { validateColor, validateRequiredText, validateText } from '../rules/validation.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { Link } from '../models/link.ts';
 import { Project, type ProjectDoc } from '../models/project.ts';

@@ -1,4 +1,4 @@
-import { RESOURCES, effectiveAccess, keyAccess, type Role } from '../auth/permissions.ts';
+import { RESOURCES, effectiveAccess, keyAccess, type Role } from '../rules/permissions.ts';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
 import type { WorkspaceDoc } from '../models/workspace.ts';
 import { requestStore } from '../logger.ts';

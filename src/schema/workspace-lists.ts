@@ -1,6 +1,6 @@
 import { Types, type Model } from 'mongoose';
 import type { ObjectRef } from '@pothos/core';
-import type { Resource } from '../auth/permissions.ts';
+import type { Resource } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
 import { builder, type BuilderTypes } from './builder.ts';
 import { parseQueryIdArg } from './ids.ts';

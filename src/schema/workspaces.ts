@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
-import { keyAllowsWorkspace } from '../auth/permissions.ts';
+import { keyAllowsWorkspace } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
-import { validateRequiredText } from '../domain/validation.ts';
+import { validateRequiredText } from '../rules/validation.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { ClickBucket } from '../models/click-bucket.ts';
 import { Domain } from '../models/domain.ts';

@@ -1,7 +1,7 @@
 import type { Types } from 'mongoose';
 import { ValidationError } from '../errors.ts';
 import { Domain } from '../models/domain.ts';
-import { destinationHost, isPlatformDestination, validateUrl } from './validation.ts';
+import { destinationHost, isPlatformDestination, validateUrl } from '../rules/validation.ts';
 
 /**
  * A URL people are sent to (a link's destination, a domain's notFoundUrl): valid, and not on a

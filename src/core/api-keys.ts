@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
-import { allowedIpError } from '../auth/ip.ts';
-import { generateApiKey, hashApiKey, keyHint } from '../auth/keys.ts';
+import { allowedIpError } from '../rules/ip.ts';
+import { generateApiKey, hashApiKey, keyHint } from '../rules/keys.ts';
 import {
   mintViolations,
   validateScopes,
@@ -9,7 +9,7 @@ import {
   type MintViolation,
   type Permission,
   type Scope,
-} from '../auth/permissions.ts';
+} from '../rules/permissions.ts';
 import { ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Membership } from '../models/workspace.ts';

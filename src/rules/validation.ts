@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { randomBase62 } from '../auth/keys.ts';
+import { randomBase62 } from './keys.ts';
 import { ValidationError } from '../errors.ts';
 
 export const MAX_URL_LENGTH = 2048;

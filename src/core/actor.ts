@@ -1,0 +1,33 @@
+import type { AuthenticatedKey } from '../auth/authenticate.ts';
+import { Membership } from '../models/workspace.ts';
+import type { Role } from '../rules/permissions.ts';
+import type { Services } from '../services.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
+
+/**
+ * Who is acting, and what every use case needs to act for them: the key (null for anonymous
+ * introspection and for the trusted CLI), the user's roles by workspace (loaded once, on first
+ * use), per-request batched loaders that hide what the key may not see, and the services.
+ * The GraphQL context is an Actor; the CLI, the redirect and jobs build one with createActor.
+ */
+export interface Actor {
+  key: AuthenticatedKey | null;
+  services: Services;
+  loaders: Loaders;
+  memberships(): Promise<Map<string, Role>>;
+}
+
+/** The roles of a user by workspace id. */
+export async function membershipsOf(userId: string): Promise<Map<string, Role>> {
+  const rows = await Membership.find({ userId }).lean().exec();
+  return new Map(rows.map((m) => [String(m.workspaceId), m.role]));
+}
+
+export function createActor(services: Services, key: AuthenticatedKey | null): Actor {
+  let memberships: Promise<Map<string, Role>> | undefined;
+  const scope = {
+    key,
+    memberships: () => (memberships ??= key ? membershipsOf(key.userId) : Promise.resolve(new Map<string, Role>())),
+  };
+  return { key, services, loaders: createLoaders(scope), memberships: scope.memberships };
+}
