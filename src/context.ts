@@ -1,8 +1,26 @@
-import type { Actor } from './core/actor.ts';
+import type { AuthenticatedKey } from './auth/authenticate.ts';
+import type { RateLimitDecision } from './auth/rate-limit.ts';
+import { createActor, type Actor } from './core/actor.ts';
+import type { Services } from './services.ts';
 
-/** Built once per request by the yoga context factory: the actor plus what only HTTP knows. */
+/** Built once per GraphQL request: the actor plus what only HTTP knows. */
 export interface Context extends Actor {
   request: Request;
   requestId: string;
   clientIp: string | null;
+  /** This request's rate-limit decision; null when none was taken (no HTTP request behind the context). */
+  rateLimit: RateLimitDecision | null;
+}
+
+/** What the HTTP layer learned about a request before GraphQL runs. */
+export interface RequestFacts {
+  request: Request;
+  requestId: string;
+  clientIp: string | null;
+  key: AuthenticatedKey | null;
+  rateLimit: RateLimitDecision | null;
+}
+
+export function createContext(services: Services, { key, ...facts }: RequestFacts): Context {
+  return { ...facts, ...createActor(services, key) };
 }

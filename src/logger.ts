@@ -1,11 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
-/** Per-request facts every log line of that request carries. */
+/**
+ * What every log line of a request carries, to correlate them; nothing else. Request state
+ * (the key, its rate limit) lives on the GraphQL context.
+ */
 export interface RequestStore {
   requestId: string;
   keyId?: string;
-  rateLimit?: { limit: number; remaining: number; resetSeconds: number };
 }
 
 export const requestStore = new AsyncLocalStorage<RequestStore>();

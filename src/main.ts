@@ -1,18 +1,20 @@
 import { parseArgs } from 'node:util';
 import { Types } from 'mongoose';
+import pino, { type Logger } from 'pino';
 import { resolvePepper } from './auth/pepper.ts';
 import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './rules/permissions.ts';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/connection.ts';
-import { insertApiKey, validateKeySpec } from './core/api-keys.ts';
+import { createActor, type Actor } from './core/actor.ts';
+import { createApiKey, deactivateApiKey, listApiKeys } from './core/api-keys.ts';
 import { seedDemo } from './core/demo.ts';
 import { createUser, findUserByEmail } from './core/users.ts';
+import { NotFoundError } from './errors.ts';
 import { createLogger } from './logger.ts';
-import { ApiKey } from './models/api-key.ts';
 import { ensureIndexes } from './models/index.ts';
 import { parseGlobalId } from './schema/ids.ts';
 import { startServer } from './server.ts';
-import pino from 'pino';
+import { createServices } from './services.ts';
 
 const USAGE = `Usage: taapit-api <command> [options]
 
@@ -57,15 +59,22 @@ function required(values: Record<string, unknown>, name: string): string {
   return value;
 }
 
-async function withDatabase<T>(config: Config, run: () => Promise<T>): Promise<T> {
+/**
+ * Runs one command on the database as the trusted actor: no key, so no key bounds what it does
+ * (whoever runs the CLI has the database already). Nothing is batched, so no services start.
+ */
+async function withDatabase<T>(config: Config, logger: Logger, pepper: string, run: (actor: Actor) => Promise<T>): Promise<T> {
   const db = await openDatabase(config);
   try {
     await ensureIndexes();
-    return await run();
+    return await run(createActor(createServices(config, logger, db, pepper), null));
   } finally {
     await db.close();
   }
 }
+
+/** Rows per query when the CLI lists every key of a user. */
+const LIST_CHUNK = 100;
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -116,14 +125,15 @@ async function run(argv: string[]): Promise<void> {
   const config = loadConfig();
   if (command === 'serve') return serve(config);
   // CLI logs (if any) go to stderr so stdout carries only the command's output.
-  createLogger(config.logLevel, pino.destination(2));
+  const logger = createLogger(config.logLevel, pino.destination(2));
   const pepper = resolvePepper(config);
+  const inDatabase = <T>(run: (actor: Actor) => Promise<T>) => withDatabase(config, logger, pepper, run);
 
   switch (command) {
     case 'user create': {
       const email = required(values, 'email');
       const name = required(values, 'name');
-      const user = await withDatabase(config, () => createUser(email, name));
+      const user = await inDatabase(() => createUser(email, name));
       process.stdout.write(`${user._id}\n`);
       err(`created user ${user.email}`);
       return;
@@ -137,11 +147,10 @@ async function run(argv: string[]): Promise<void> {
       const workspaceIds = (values.workspace ?? []).map((w) => parseObjectId(w, 'Workspace'));
       const expiresIn = values['expires-in'];
       const expiresAt = expiresIn ? new Date(Date.now() + parseDuration(expiresIn)) : null;
-      const created = await withDatabase(config, async () => {
+      const created = await inDatabase(async (actor) => {
         const user = await findUserByEmail(email);
         if (!user) throw new UsageError(`no user with e-mail ${email}: create it with \`taapit-api user create\``);
-        const spec = await validateKeySpec(user._id, { name, permission, scopes, workspaceIds, expiresAt });
-        return insertApiKey({ userId: user._id, spec, pepper, createdVia: 'CLI' });
+        return createApiKey(actor, { userId: user._id, name, permission, scopes, workspaceIds, expiresAt });
       });
       err(`created ${created.doc.permission} key "${created.doc.name}" (${created.doc.hint}, id ${created.doc._id}); the secret below is shown only once:`);
       process.stdout.write(`${created.secret}\n`);
@@ -149,34 +158,37 @@ async function run(argv: string[]): Promise<void> {
     }
     case 'key list': {
       const email = required(values, 'email');
-      await withDatabase(config, async () => {
+      await inDatabase(async (actor) => {
         const user = await findUserByEmail(email);
         if (!user) throw new UsageError(`no user with e-mail ${email}`);
-        const keys = await ApiKey.find({ userId: user._id }).sort({ createdAt: -1 }).lean().exec();
-        for (const key of keys) {
-          process.stdout.write(
-            `${key._id}  ${key.status.padEnd(11)} ${key.permission.padEnd(9)} ${key.hint}  ${key.name}  used ${key.usageCount}x${key.lastUsedAt ? `, last ${key.lastUsedAt.toISOString()}` : ''}\n`,
-          );
+        const list = listApiKeys(actor, { userId: user._id });
+        let listed = 0;
+        for (;;) {
+          const chunk = await list.slice(listed, LIST_CHUNK);
+          for (const key of chunk) {
+            process.stdout.write(
+              `${key._id}  ${key.status.padEnd(11)} ${key.permission.padEnd(9)} ${key.hint}  ${key.name}  used ${key.usageCount}x${key.lastUsedAt ? `, last ${key.lastUsedAt.toISOString()}` : ''}\n`,
+            );
+          }
+          listed += chunk.length;
+          if (chunk.length < LIST_CHUNK) break;
         }
-        if (keys.length === 0) err('no keys');
+        if (listed === 0) err('no keys');
       });
       return;
     }
     case 'key deactivate': {
       const id = parseObjectId(required(values, 'id'), 'ApiKey');
-      await withDatabase(config, async () => {
-        const key = await ApiKey.findOneAndUpdate(
-          { _id: id },
-          { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } },
-          { new: true },
-        ).exec();
-        if (!key) throw new UsageError(`no key with id ${id}`);
+      await inDatabase(async (actor) => {
+        const key = await deactivateApiKey(actor, id).catch((error: unknown) => {
+          throw error instanceof NotFoundError ? new UsageError(`no key with id ${id}`) : error;
+        });
         err(`deactivated key ${key.hint} (${key.name}); a running server refuses it within KEY_CACHE_TTL_MS (${config.keyCacheTtlMs} ms)`);
       });
       return;
     }
     case 'seed-demo': {
-      const created = await withDatabase(config, () => seedDemo(pepper));
+      const created = await inDatabase(() => seedDemo(pepper));
       err(`demo user demo@taapit.local with a "Demo workspace"; new FULL key (shown only once):`);
       process.stdout.write(`${created.secret}\n`);
       return;

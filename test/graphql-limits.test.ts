@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { GraphQLObjectType, GraphQLSchema, GraphQLString, getIntrospectionQuery } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheIntrospection } from '../src/graphql-limits.ts';
+import { cacheIntrospection } from '../src/http/graphql-limits.ts';
 import { DOCUMENT_LIMITS } from '../src/schema/limits.ts';
-import { isIntrospectionOnly } from '../src/yoga.ts';
 import { createTestApp, gql, makeKey, makeUser, useTestDatabase, type GqlResult, type TestApp } from './helpers.ts';
 
 const { db } = useTestDatabase();
@@ -189,7 +188,7 @@ describe('introspection cache', () => {
 
   it('computes an introspection-only operation once per document, operation name and variables', async () => {
     const { schema, computed } = countingSchema();
-    const yoga = createYoga({ schema, logging: false, plugins: [cacheIntrospection(isIntrospectionOnly)] });
+    const yoga = createYoga({ schema, logging: false, plugins: [cacheIntrospection()] });
     const query = 'query Q($name: String!) { __type(name: $name) { name description } }';
     const first = await post(yoga, query, { name: 'Query' });
     expect(first.data.__type).toEqual({ name: 'Query', description: 'The root.' });
@@ -206,7 +205,7 @@ describe('introspection cache', () => {
 
   it('is bounded: the least recently used entry is dropped first', async () => {
     const { schema, computed } = countingSchema();
-    const yoga = createYoga({ schema, logging: false, plugins: [cacheIntrospection(isIntrospectionOnly, 2)] });
+    const yoga = createYoga({ schema, logging: false, plugins: [cacheIntrospection(2)] });
     const doc = (n: number) => `{ __type(name: "Query") { description } n${n}: __typename }`;
     await post(yoga, doc(1));
     await post(yoga, doc(2));

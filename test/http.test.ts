@@ -77,7 +77,12 @@ describe('HTTP surface over a real socket', () => {
       expect(Number(result.headers.get(`${prefix}-Remaining`))).toBeLessThan(600);
       expect(Number(result.headers.get(`${prefix}-Reset`))).toBeGreaterThan(0);
     }
-    expect(result.body.data.viewer.rateLimit.limit).toBe(600);
+    // The field reports the very decision the headers carry (the context's, not a default).
+    expect(result.body.data.viewer.rateLimit).toEqual({
+      limit: 600,
+      remaining: Number(result.headers.get('RateLimit-Remaining')),
+      resetSeconds: Number(result.headers.get('RateLimit-Reset')),
+    });
   });
 
   it('invalid GraphQL is a 400 with a clear message, never a stack trace', async () => {

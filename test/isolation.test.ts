@@ -1,4 +1,5 @@
 import mongoose from 'mongoose';
+import { WORKSPACE_CASCADE } from '../src/core/resources.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
@@ -17,7 +18,8 @@ afterAll(() => t.close());
 
 /** Everything stored about one workspace, to prove a refused mutation wrote nothing. */
 async function snapshot(target: Target): Promise<string> {
-  const collections = ['workspaces', 'memberships', 'projects', 'links', 'domains', 'clickbuckets', 'workspaceinvitations', 'apikeys'];
+  // Every collection a workspace owns (from the resource registry), so a new resource is covered.
+  const collections = ['workspaces', 'memberships', ...WORKSPACE_CASCADE.map((model) => model.collection.collectionName), 'apikeys'];
   const parts: unknown[] = [];
   for (const name of collections) {
     // The foreign tenant's own documents only (the caller's key changes: its usage is recorded).

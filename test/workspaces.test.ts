@@ -27,6 +27,23 @@ describe('workspaces and members', () => {
     expect(blank.body.data.createWorkspace).toEqual({ __typename: 'ValidationError', field: 'input.name' });
   });
 
+  it('a key restricted to some workspaces cannot create one, and is told why; without workspaces:write it is told that first', async () => {
+    const user = await makeUser();
+    const own = await makeKey(user);
+    await gql(t.app, CREATE, { i: { name: 'Mine' } }, { key: own.secret });
+    const raw = (await Workspace.findOne({ name: 'Mine' }).lean())!._id;
+    const restricted = await makeKey(user, 'FULL', { workspaces: [raw] });
+    const refused = await gql(t.app, CREATE, { i: { name: 'More' } }, { key: restricted.secret });
+    expect(refused.body.data.createWorkspace).toBeNull();
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', requiredPermission: 'workspaces:write' });
+    expect(refused.body.errors?.[0]?.message).toContain('restricted to some workspaces');
+    const readOnly = await makeKey(user, 'READ_ONLY', { workspaces: [raw] });
+    const lacking = await gql(t.app, CREATE, { i: { name: 'More' } }, { key: readOnly.secret });
+    expect(lacking.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', requiredPermission: 'workspaces:write' });
+    expect(lacking.body.errors?.[0]?.message).toContain('lacks the workspaces:write permission');
+    expect(await Workspace.countDocuments({ name: 'More' })).toBe(0);
+  });
+
   it('changes roles and never loses the last OWNER', async () => {
     const owner = await makeUser('owner');
     const friend = await makeUser('friend');

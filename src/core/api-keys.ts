@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import { allowedIpError } from '../rules/ip.ts';
-import { generateApiKey, hashApiKey, keyHint } from '../rules/keys.ts';
+import { generateApiKey, hashApiKey, keyHint, type KeyStatus } from '../rules/keys.ts';
 import {
   mintViolations,
   validateScopes,
@@ -10,9 +10,13 @@ import {
   type Permission,
   type Scope,
 } from '../rules/permissions.ts';
-import { ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Membership } from '../models/workspace.ts';
+import type { Actor } from './actor.ts';
+import { listing, type Listing } from './listing.ts';
+
+export type { ApiKeyDoc } from '../models/api-key.ts';
 
 export interface KeySpecInput {
   name: string;
@@ -71,13 +75,14 @@ export async function validateKeySpec(
   userId: Types.ObjectId,
   input: KeySpecInput,
   options: { reachable?: () => Promise<ReadonlySet<string>>; now?: Date } = {},
+  at = 'input',
 ): Promise<KeySpec> {
   const now = options.now ?? new Date();
   const scopes = validateScopes(input.permission, input.scopes ?? []);
-  if (typeof scopes === 'string') throw new ValidationError('input.scopes', scopes);
+  if (typeof scopes === 'string') throw new ValidationError(`${at}.scopes`, scopes);
   const expiresAt = input.expiresAt ?? null;
   if (expiresAt && expiresAt.getTime() <= now.getTime()) {
-    throw new ValidationError('input.expiresAt', 'expiresAt must be in the future');
+    throw new ValidationError(`${at}.expiresAt`, 'expiresAt must be in the future');
   }
   const workspaces = [...new Map((input.workspaceIds ?? []).map((id) => [String(id), id])).values()];
   if (workspaces.length > 0) {
@@ -85,16 +90,16 @@ export async function validateKeySpec(
     const found = reachable
       ? workspaces.filter((id) => reachable.has(String(id))).length
       : await Membership.countDocuments({ userId, workspaceId: { $in: workspaces } });
-    if (found !== workspaces.length) throw new ValidationError('input.workspaceIds', WORKSPACES_MESSAGE);
+    if (found !== workspaces.length) throw new ValidationError(`${at}.workspaceIds`, WORKSPACES_MESSAGE);
   }
   return {
-    name: validateName(input.name, 'input.name'),
+    name: validateName(input.name, `${at}.name`),
     permission: input.permission,
     scopes,
     workspaces,
     expiresAt,
-    allowedIps: validateAllowedIps(input.allowedIps ?? [], 'input.allowedIps'),
-    rateLimit: validateRateLimit(input.rateLimit, 'input.rateLimit'),
+    allowedIps: validateAllowedIps(input.allowedIps ?? [], `${at}.allowedIps`),
+    rateLimit: validateRateLimit(input.rateLimit, `${at}.rateLimit`),
   };
 }
 
@@ -114,22 +119,22 @@ export function boundsOf(
 
 /** The input field each restriction is set through, for error messages. */
 const INPUT_FIELD: Record<MintViolation['field'], string> = {
-  permission: 'input.permission',
-  scopes: 'input.scopes',
-  workspaces: 'input.workspaceIds',
-  expiresAt: 'input.expiresAt',
-  allowedIps: 'input.allowedIps',
-  rateLimit: 'input.rateLimit',
+  permission: 'permission',
+  scopes: 'scopes',
+  workspaces: 'workspaceIds',
+  expiresAt: 'expiresAt',
+  allowedIps: 'allowedIps',
+  rateLimit: 'rateLimit',
 };
 
 /**
  * Refuses a key that would be less restricted than the key creating, changing or rotating it
  * on any axis (null creator: the CLI, trusted).
  */
-export function assertMintable(creator: KeyBounds | null, key: KeyBounds, settings: MintSettings): void {
+export function assertMintable(creator: KeyBounds | null, key: KeyBounds, settings: MintSettings, at = 'input'): void {
   if (!creator) return;
   const [violation] = mintViolations(creator, key, settings);
-  if (violation) throw new ValidationError(INPUT_FIELD[violation.field], `Escalation refused: ${violation.message}.`);
+  if (violation) throw new ValidationError(`${at}.${INPUT_FIELD[violation.field]}`, `Escalation refused: ${violation.message}.`);
 }
 
 export interface CreatedKey {
@@ -184,4 +189,145 @@ export async function rotateSecret(
     .lean<ApiKeyDoc>()
     .exec();
   return updated ? { doc: updated, secret } : null;
+}
+
+// Use cases. An actor with a key acts on its own user's keys only (another user's key looks like
+// one that does not exist) and never makes a key wider than itself. The trusted CLI acts without
+// a key: it names the user, may reach any key by id and is not bounded by a creating key.
+
+/** The user whose keys are acted on: the calling key's own; the keyless CLI names one. */
+function ownerOf(actor: Actor, userId: Types.ObjectId | null | undefined): Types.ObjectId {
+  if (actor.key) {
+    if (userId && String(userId) !== actor.key.userId) throw new Error("a key acts on its own user's keys only");
+    return new Types.ObjectId(actor.key.userId);
+  }
+  if (!userId) throw new Error('a call without a key must name the user whose keys it acts on');
+  return userId;
+}
+
+async function requireApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
+  const doc = actor.key ? await actor.loaders.apiKey.load(String(id)) : await ApiKey.findById(id).lean<ApiKeyDoc>().exec();
+  if (!doc) throw new NotFoundError('API key');
+  return doc;
+}
+
+/** The bounds a change must stay within: the acting key's; none for the trusted CLI. */
+function actorBounds(actor: Actor): KeyBounds | null {
+  return actor.key ? boundsOf(actor.key.doc) : null;
+}
+
+const mintSettings = (actor: Actor): MintSettings => ({ defaultRateLimit: actor.services.config.rateLimitPerMinute });
+
+export interface ApiKeyFilter {
+  /** Only for the keyless CLI: whose keys to list. */
+  userId?: Types.ObjectId | null;
+  status?: KeyStatus | null;
+}
+
+/** The user's keys, newest first. */
+export function listApiKeys(actor: Actor, filter: ApiKeyFilter = {}): Listing<ApiKeyDoc> {
+  const userId = ownerOf(actor, filter.userId);
+  return listing(ApiKey, { userId, ...(filter.status ? { status: filter.status } : {}) }, { createdAt: -1 });
+}
+
+export interface CreateApiKeyInput extends KeySpecInput {
+  /** Only for the keyless CLI: whose key to create. */
+  userId?: Types.ObjectId | null;
+}
+
+/** A new key and its secret (returned this once). */
+export async function createApiKey(actor: Actor, input: CreateApiKeyInput, at = 'input'): Promise<CreatedKey> {
+  const key = actor.key;
+  const userId = ownerOf(actor, input.userId);
+  // A key names only workspaces it can reach; the CLI any workspace of the user.
+  const reachable = key ? actor.loaders.visibleWorkspaces : undefined;
+  const spec = await validateKeySpec(userId, input, { reachable }, at);
+  assertMintable(actorBounds(actor), boundsOf(spec), mintSettings(actor), at);
+  const created = await insertApiKey({
+    userId,
+    spec,
+    pepper: actor.services.pepper,
+    createdVia: key ? 'API' : 'CLI',
+    createdByKeyId: key ? new Types.ObjectId(key.id) : null,
+  });
+  // The CLI reports a created key on its own output.
+  if (key) actor.services.logger.info({ createdKeyId: String(created.doc._id) }, 'api key created');
+  return created;
+}
+
+/** Changes to a key: omitted (undefined) fields stay; for expiresAt and rateLimit null clears. */
+export interface UpdateApiKeyInput {
+  id: Types.ObjectId;
+  name?: string | null;
+  permission?: Permission | null;
+  scopes?: readonly Scope[] | null;
+  workspaceIds?: readonly Types.ObjectId[] | null;
+  expiresAt?: Date | null;
+  allowedIps?: readonly string[] | null;
+  rateLimit?: number | null;
+}
+
+export async function updateApiKey(actor: Actor, input: UpdateApiKeyInput, at = 'input'): Promise<ApiKeyDoc> {
+  const doc = await requireApiKey(actor, input.id);
+  const merged: KeySpecInput = {
+    name: input.name ?? doc.name,
+    permission: input.permission ?? doc.permission,
+    // Leaving LIMITED drops the scopes; staying LIMITED keeps them unless new ones are given.
+    scopes: input.scopes ?? (input.permission && input.permission !== 'LIMITED' ? [] : doc.scopes),
+    workspaceIds: input.workspaceIds ?? doc.workspaces,
+    expiresAt: input.expiresAt === undefined ? doc.expiresAt : input.expiresAt,
+    allowedIps: input.allowedIps ?? doc.allowedIps,
+    rateLimit: input.rateLimit === undefined ? doc.rateLimit : input.rateLimit,
+  };
+  const reachable = actor.key ? actor.loaders.visibleWorkspaces : undefined;
+  const spec = await validateKeySpec(doc.userId, merged, { reachable }, at);
+  // Checked on the result, so a key cannot widen itself either.
+  assertMintable(actorBounds(actor), boundsOf(spec), mintSettings(actor), at);
+  const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { new: true }).lean<ApiKeyDoc>().exec();
+  if (!updated) throw new NotFoundError('API key');
+  actor.services.authenticator.invalidate(doc._id);
+  return updated;
+}
+
+export interface RotateApiKeyInput {
+  id: Types.ObjectId;
+  /** How long the old secret keeps working; default 0 (refused at once). */
+  gracePeriodSeconds?: number | null;
+}
+
+export async function rotateApiKey(actor: Actor, input: RotateApiKeyInput, at = 'input'): Promise<CreatedKey> {
+  const grace = input.gracePeriodSeconds ?? 0;
+  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
+    throw new ValidationError(`${at}.gracePeriodSeconds`, `gracePeriodSeconds must be from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
+  }
+  const doc = await requireApiKey(actor, input.id);
+  if (doc.status !== 'ACTIVE') throw new ValidationError(`${at}.id`, 'a deactivated key cannot be rotated; create a new key');
+  // Rotation hands over a working secret: only for keys this key could have created itself.
+  assertMintable(actorBounds(actor), boundsOf(doc), mintSettings(actor), at);
+  const rotated = await rotateSecret(doc, grace, actor.services.pepper);
+  if (!rotated) throw new NotFoundError('API key');
+  actor.services.authenticator.invalidate(doc._id);
+  return rotated;
+}
+
+/** Deactivates a key for good (idempotent: an already deactivated key keeps its date). */
+export async function deactivateApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
+  const doc = await requireApiKey(actor, id);
+  const updated =
+    doc.status === 'DEACTIVATED'
+      ? doc
+      : await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } }, { new: true })
+          .lean<ApiKeyDoc>()
+          .exec();
+  actor.services.authenticator.invalidate(doc._id);
+  if (!updated) throw new NotFoundError('API key');
+  return updated;
+}
+
+/** Deletes a key for good; returns it as it was. */
+export async function deleteApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
+  const doc = await requireApiKey(actor, id);
+  await ApiKey.deleteOne({ _id: doc._id });
+  actor.services.authenticator.invalidate(doc._id);
+  return doc;
 }

@@ -1,23 +1,26 @@
 import DataLoader from 'dataloader';
 import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
+import { NotFoundError } from '../errors.ts';
 import { keyAllowsWorkspace, type Role } from '../rules/permissions.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
-import { Link, type LinkDoc } from '../models/link.ts';
-import { Project, type ProjectDoc } from '../models/project.ts';
 import { User, type UserDoc } from '../models/user.ts';
 import { Workspace, type WorkspaceDoc } from '../models/workspace.ts';
+import { OWNED_KINDS, WORKSPACE_RESOURCES, type OwnedDoc, type OwnedKind, type OwnedResource, type Viewer } from './resources.ts';
 
 interface LoaderScope {
   key: AuthenticatedKey | null;
   memberships(): Promise<Map<string, Role>>;
 }
 
+/** One loader per workspace-owned resource, named by its kind: `loaders.project`, `loaders.link`… */
+type OwnedLoaders = { [K in OwnedKind]: DataLoader<string, OwnedDoc<K> | null> };
+
 /**
  * Per-request batched loaders. Every workspace-owned object is loaded through one of these,
  * by id, by node(id:), nested or as a mutation target, and comes back null when the key may
- * not see its workspace: the same answer as for an id that does not exist.
+ * not see it: the same answer as for an id that does not exist.
  */
 export function createLoaders(scope: LoaderScope) {
   async function visibleWorkspaces(): Promise<Set<string>> {
@@ -29,14 +32,15 @@ export function createLoaders(scope: LoaderScope) {
 
   function batch<T extends { _id: Types.ObjectId }>(
     model: Model<T>,
-    visible: (doc: T, workspaces: Set<string>) => boolean,
+    visible: (doc: T, workspaces: Set<string>) => boolean | Promise<boolean>,
   ): DataLoader<string, T | null> {
     return new DataLoader<string, T | null>(async (ids) => {
       const [docs, workspaces] = await Promise.all([
         model.find({ _id: { $in: [...ids] } }).lean<T[]>().exec(),
         visibleWorkspaces(),
       ]);
-      const byId = new Map(docs.filter((doc) => visible(doc, workspaces)).map((doc) => [String(doc._id), doc]));
+      const shown = await Promise.all(docs.map((doc) => visible(doc, workspaces)));
+      const byId = new Map(docs.filter((_doc, i) => shown[i]).map((doc) => [String(doc._id), doc]));
       return ids.map((id) => byId.get(id) ?? null);
     });
   }
@@ -44,12 +48,27 @@ export function createLoaders(scope: LoaderScope) {
   const inVisibleWorkspace = (doc: { workspaceId: Types.ObjectId }, workspaces: Set<string>) =>
     workspaces.has(String(doc.workspaceId));
 
+  /** Users are reached only through guarded parents (viewer, members, link creators). */
+  const user = batch<UserDoc>(User, () => true);
+  const viewer: Viewer = {
+    key: scope.key,
+    email: async () => (scope.key ? ((await user.load(scope.key.userId))?.email ?? null) : null),
+  };
+
+  function ownedLoader<Doc extends { _id: Types.ObjectId; workspaceId: Types.ObjectId }>(resource: OwnedResource<Doc>) {
+    const { alsoVisibleTo } = resource;
+    return batch<Doc>(resource.model, (doc, workspaces) =>
+      inVisibleWorkspace(doc, workspaces) || (alsoVisibleTo ? alsoVisibleTo(doc, viewer) : false),
+    );
+  }
+  const owned = Object.fromEntries(
+    OWNED_KINDS.map((kind) => [kind, ownedLoader(WORKSPACE_RESOURCES[kind] as OwnedResource<any>)]),
+  ) as OwnedLoaders;
+
   return {
     visibleWorkspaces: memo(visibleWorkspaces),
     workspace: batch<WorkspaceDoc>(Workspace, (doc, workspaces) => workspaces.has(String(doc._id))),
-    project: batch<ProjectDoc>(Project, inVisibleWorkspace),
-    link: batch<LinkDoc>(Link, inVisibleWorkspace),
-    domain: batch<DomainDoc>(Domain, inVisibleWorkspace),
+    ...owned,
     /** Custom domains by hostname (a link's domain), visible ones only. */
     domainByHost: new DataLoader<string, DomainDoc | null>(async (hosts) => {
       const [docs, workspaces] = await Promise.all([
@@ -61,8 +80,7 @@ export function createLoaders(scope: LoaderScope) {
     }),
     /** Keys are visible to their own user only. */
     apiKey: batch<ApiKeyDoc>(ApiKey, (doc) => scope.key !== null && String(doc.userId) === scope.key.userId),
-    /** Users are reached only through guarded parents (viewer, members, link creators). */
-    user: batch<UserDoc>(User, () => true),
+    user,
   };
 }
 
@@ -80,4 +98,15 @@ export async function loadAll<T>(loader: DataLoader<string, T | null>, ids: read
     if (result instanceof Error) throw result;
     return result;
   });
+}
+
+/**
+ * The workspace-owned object with this id if the key may see it; otherwise a NotFoundError
+ * naming the resource, the same for one that does not exist and one in a workspace it cannot see.
+ */
+export async function requireVisible<K extends OwnedKind>(actor: { loaders: Loaders }, kind: K, id: Types.ObjectId | string): Promise<OwnedDoc<K>> {
+  const loader = actor.loaders[kind] as DataLoader<string, OwnedDoc<K> | null>;
+  const doc = await loader.load(String(id));
+  if (!doc) throw new NotFoundError(WORKSPACE_RESOURCES[kind].label);
+  return doc;
 }

@@ -1,5 +1,7 @@
+import { Types } from 'mongoose';
 import { ConflictError, isDuplicateKeyError, ValidationError } from '../errors.ts';
 import { User, type UserDoc } from '../models/user.ts';
+import type { Actor } from './actor.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -25,4 +27,16 @@ export async function createUser(email: string, name: string): Promise<UserDoc> 
 
 export async function findUserByEmail(email: string): Promise<UserDoc | null> {
   return User.findOne({ email: normalizeEmail(email) }).lean<UserDoc>().exec();
+}
+
+/** The user a key acts for; use cases that act as someone need a key (the CLI names its user instead). */
+export function actingUserId(actor: Actor): Types.ObjectId {
+  if (!actor.key) throw new Error('this use case acts for the user of an API key, and the actor has none');
+  return new Types.ObjectId(actor.key.userId);
+}
+
+/** The actor's own e-mail address (stored lowercased); null without a key. */
+export async function ownEmail(actor: Actor): Promise<string | null> {
+  if (!actor.key) return null;
+  return (await actor.loaders.user.load(actor.key.userId))?.email ?? null;
 }

@@ -1,8 +1,6 @@
 import mongoose, { Schema, type Types } from 'mongoose';
+import { KEY_STATUSES, type KeyStatus } from '../rules/keys.ts';
 import { ACCESS_LEVELS, PERMISSIONS, RESOURCES, type Permission, type Scope } from '../rules/permissions.ts';
-
-export const KEY_STATUSES = ['ACTIVE', 'DEACTIVATED'] as const;
-export type KeyStatus = (typeof KEY_STATUSES)[number];
 
 export interface ApiKeyDoc {
   _id: Types.ObjectId;

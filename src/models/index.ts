@@ -1,18 +1,18 @@
-import { ApiKey } from './api-key.ts';
-import { ClickBucket } from './click-bucket.ts';
-import { Domain } from './domain.ts';
-import { Invitation } from './invitation.ts';
-import { Link } from './link.ts';
-import { Project } from './project.ts';
-import { RateLimitWindow } from './rate-limit-window.ts';
-import { User } from './user.ts';
-import { Membership, Workspace } from './workspace.ts';
+import mongoose from 'mongoose';
+import './api-key.ts';
+import './rate-limit-window.ts';
+import './user.ts';
+import './workspace.ts';
 
-export const allModels = [User, ApiKey, Workspace, Membership, Invitation, Project, Domain, Link, ClickBucket, RateLimitWindow];
-
-/** Creates collections and indexes explicitly at start (autoIndex is off). */
+/**
+ * Creates collections and indexes explicitly at start (autoIndex is off), for every model this
+ * process has defined. A model defines itself when its module is imported: the ones above here,
+ * the workspace-owned ones through src/core/resources.ts, which every entry point reaches
+ * (through the schema) before it calls this.
+ */
 export async function ensureIndexes(): Promise<void> {
-  for (const model of allModels) {
+  for (const name of mongoose.modelNames().sort()) {
+    const model = mongoose.model(name);
     await model.createCollection().catch((error: { code?: number }) => {
       if (error.code !== 48) throw error; // 48: NamespaceExists
     });

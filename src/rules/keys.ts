@@ -2,6 +2,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 // Key format: taapit_ + 32 random base62 chars + 6 base62 chars of CRC32(random part).
+/** A key is usable or deactivated for good. */
+export const KEY_STATUSES = ['ACTIVE', 'DEACTIVATED'] as const;
+export type KeyStatus = (typeof KEY_STATUSES)[number];
+
 export const KEY_PREFIX = 'taapit_';
 const RANDOM_LENGTH = 32;
 const CHECKSUM_LENGTH = 6;

@@ -1,14 +1,7 @@
 import net from 'node:net';
-import { randomBase62 } from './keys.ts';
 import { ValidationError } from '../errors.ts';
 
 export const MAX_URL_LENGTH = 2048;
-export const SLUG_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-/** Paths the server itself answers, or that people expect to be the platform's own. */
-export const RESERVED_SLUGS = new Set([
-  'graphql', 'healthz', 'readyz', 'api', 'admin', 'login', 'logout', 'signup', 'settings', 'dashboard',
-  'static', 'assets', 'robots', 'favicon', 'sitemap', 'well-known', '_next', 'www', 'app', 'help', 'docs',
-]);
 
 /** Bounds the parsing work on absurd input before the real limit is measured on the encoded form. */
 const MAX_RAW_URL_LENGTH = 4 * MAX_URL_LENGTH;
@@ -73,18 +66,6 @@ export function isPlatformDestination(url: URL, shortDomain: string): boolean {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   if (port !== shortPort) return false;
   return host === short || (isLoopbackHost(short) && isLoopbackHost(host));
-}
-
-export function validateSlug(value: string, field: string): string {
-  if (!SLUG_PATTERN.test(value)) {
-    throw new ValidationError(field, 'a slug is 1 to 64 characters of A-Z, a-z, 0-9, "_" and "-"');
-  }
-  if (RESERVED_SLUGS.has(value.toLowerCase())) throw new ValidationError(field, `"${value}" is reserved; choose another slug`);
-  return value;
-}
-
-export function generateSlug(): string {
-  return randomBase62(7);
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -1,23 +1,23 @@
-import { Types } from 'mongoose';
+import type { Types } from 'mongoose';
 import { permissionName, RESOURCES, keyAccess, type Scope } from '../rules/permissions.ts';
 import {
-  assertMintable,
-  boundsOf,
-  insertApiKey,
+  createApiKey,
+  deactivateApiKey,
+  deleteApiKey,
+  listApiKeys,
   MAX_GRACE_SECONDS,
-  rotateSecret,
-  validateKeySpec,
-  type KeySpecInput,
+  rotateApiKey,
+  updateApiKey,
+  type ApiKeyDoc,
 } from '../core/api-keys.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
 import { AccessEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { parseGlobalId, parseIdArg, toGlobalId } from './ids.ts';
-import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
-import { connectionType, paginate } from './pagination.ts';
+import { loadAll, loadByGlobalId } from './loaders.ts';
+import { connectionType, paginateListing } from './pagination.ts';
 import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
@@ -58,7 +58,6 @@ builder.node(ApiKeyRef, {
     ctx.key !== null && String(doc.userId) === ctx.key.userId && (String(doc._id) === ctx.key.id ? true : { keys: 'READ' as const }),
   id: { resolve: (doc) => String(doc._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.apiKey, ids),
-  isTypeOf: (value) => value instanceof Object && 'secretHash' in value,
   fields: (t) => ({
     name: t.exposeString('name', { description: 'A name for people, e.g. "CI deploys".' }),
     hint: t.exposeString('hint', { description: 'The start and end of the secret, e.g. `taapit_AbCd…wXyZ`, to recognise it.' }),
@@ -138,13 +137,7 @@ builder.queryField('apiKeys', (t) =>
       description: "The viewer's user's API keys, newest first (metadata only; needs FULL or READ_ONLY).",
       authScopes: { keys: 'READ' },
       args: { filter: t.arg({ type: ApiKeyFilter, description: 'Filters.' }) },
-      resolve: (_root, args, ctx) =>
-        paginate(
-          ApiKey,
-          { userId: new Types.ObjectId(ctx.key!.userId), ...(args.filter?.status ? { status: args.filter.status } : {}) },
-          { createdAt: -1 },
-          args,
-        ),
+      resolve: (_root, args, ctx) => paginateListing(listApiKeys(ctx, { status: args.filter?.status }), args),
     },
     keyConnection,
   ),
@@ -161,12 +154,12 @@ builder.queryField('apiKey', (t) =>
   }),
 );
 
-const mintSettings = (ctx: Context) => ({ defaultRateLimit: ctx.services.config.rateLimitPerMinute });
-
 function parseWorkspaceIds(ids: readonly string[] | null | undefined): Types.ObjectId[] | null {
   if (!ids) return null;
   return ids.map((globalId, index) => parseIdArg(globalId, 'Workspace', `input.workspaceIds.${index}`));
 }
+
+const parseKeyId = (globalId: string) => parseIdArg(globalId, 'ApiKey', 'input.id');
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   description: 'A new key. It can never exceed the key that creates it.',
@@ -204,22 +197,7 @@ builder.mutationField('createApiKey', (t) =>
     errors: mutationErrors('CreateApiKey', [ValidationError]),
     args: { input: t.arg({ type: CreateApiKeyInput, required: true, description: 'The key to create.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const key = ctx.key!;
-      const userId = new Types.ObjectId(key.userId);
-      const spec = await validateKeySpec(
-        userId,
-        { ...input, workspaceIds: parseWorkspaceIds(input.workspaceIds) },
-        { reachable: ctx.loaders.visibleWorkspaces },
-      );
-      assertMintable(boundsOf(key.doc), boundsOf(spec), mintSettings(ctx));
-      const created = await insertApiKey({
-        userId,
-        spec,
-        pepper: ctx.services.pepper,
-        createdVia: 'API',
-        createdByKeyId: new Types.ObjectId(key.id),
-      });
-      ctx.services.logger.info({ createdKeyId: String(created.doc._id) }, 'api key created');
+      const created = await createApiKey(ctx, { ...input, workspaceIds: parseWorkspaceIds(input.workspaceIds) });
       return { apiKey: created.doc, secret: created.secret };
     },
   }),
@@ -258,25 +236,13 @@ builder.mutationField('updateApiKey', (t) =>
     authScopes: { keys: 'WRITE' },
     errors: mutationErrors('UpdateApiKey', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateApiKeyInput, required: true, description: 'The changes.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const key = ctx.key!;
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
-      const merged: KeySpecInput = {
-        name: input.name ?? doc.name,
-        permission: input.permission ?? doc.permission,
-        scopes: input.scopes ?? (input.permission && input.permission !== 'LIMITED' ? [] : doc.scopes),
-        workspaceIds: parseWorkspaceIds(input.workspaceIds) ?? doc.workspaces,
-        expiresAt: input.expiresAt === undefined ? doc.expiresAt : input.expiresAt,
-        allowedIps: input.allowedIps ?? doc.allowedIps,
-        rateLimit: input.rateLimit === undefined ? doc.rateLimit : input.rateLimit,
-      };
-      const spec = await validateKeySpec(doc.userId, merged, { reachable: ctx.loaders.visibleWorkspaces });
-      assertMintable(boundsOf(key.doc), boundsOf(spec), mintSettings(ctx));
-      const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { new: true }).lean<ApiKeyDoc>().exec();
-      if (!updated) throw new NotFoundError('API key');
-      ctx.services.authenticator.invalidate(doc._id);
-      return { apiKey: updated };
-    },
+    resolve: async (_root, { input }, ctx) => ({
+      apiKey: await updateApiKey(ctx, {
+        ...input,
+        id: parseKeyId(input.id),
+        workspaceIds: parseWorkspaceIds(input.workspaceIds),
+      }),
+    }),
   }),
 );
 
@@ -299,17 +265,7 @@ builder.mutationField('rotateApiKey', (t) =>
     errors: mutationErrors('RotateApiKey', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: RotateApiKeyInput, required: true, description: 'The key and grace period.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const grace = input.gracePeriodSeconds ?? 0;
-      if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
-        throw new ValidationError('input.gracePeriodSeconds', `gracePeriodSeconds must be from 0 to ${MAX_GRACE_SECONDS} (7 days)`);
-      }
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
-      if (doc.status !== 'ACTIVE') throw new ValidationError('input.id', 'a deactivated key cannot be rotated; create a new key');
-      // Rotation hands over a working secret: only for keys this key could have created itself.
-      assertMintable(boundsOf(ctx.key!.doc), boundsOf(doc), mintSettings(ctx));
-      const rotated = await rotateSecret(doc, grace, ctx.services.pepper);
-      if (!rotated) throw new NotFoundError('API key');
-      ctx.services.authenticator.invalidate(doc._id);
+      const rotated = await rotateApiKey(ctx, { id: parseKeyId(input.id), gracePeriodSeconds: input.gracePeriodSeconds });
       return { apiKey: rotated.doc, secret: rotated.secret };
     },
   }),
@@ -333,22 +289,7 @@ builder.mutationField('deactivateApiKey', (t) =>
         : { keys: 'WRITE' },
     errors: mutationErrors('DeactivateApiKey', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to deactivate.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
-      const updated =
-        doc.status === 'DEACTIVATED'
-          ? doc
-          : await ApiKey.findOneAndUpdate(
-              { _id: doc._id },
-              { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } },
-              { new: true },
-            )
-              .lean<ApiKeyDoc>()
-              .exec();
-      ctx.services.authenticator.invalidate(doc._id);
-      if (!updated) throw new NotFoundError('API key');
-      return { apiKey: updated };
-    },
+    resolve: async (_root, { input }, ctx) => ({ apiKey: await deactivateApiKey(ctx, parseKeyId(input.id)) }),
   }),
 );
 
@@ -366,10 +307,8 @@ builder.mutationField('deleteApiKey', (t) =>
     errors: mutationErrors('DeleteApiKey', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: KeyIdInput, required: true, description: 'The key to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const doc = await requireByGlobalId(ctx, 'apiKey', input.id, 'input.id');
-      await ApiKey.deleteOne({ _id: doc._id });
-      ctx.services.authenticator.invalidate(doc._id);
-      return { deletedId: toGlobalId('ApiKey', doc._id) };
+      const deleted = await deleteApiKey(ctx, parseKeyId(input.id));
+      return { deletedId: toGlobalId('ApiKey', deleted._id) };
     },
   }),
 );

@@ -35,6 +35,9 @@ export function authScopesFor(ctx: Context) {
       if (!key || !keyAllowsWorkspace(key.grant, workspaceId)) return false;
       return (await ctx.memberships()).has(workspaceId);
     },
+    // A loader rather than a value, so that it is checked after `access` and a key lacking
+    // workspaces:write is told so first.
+    unrestrictedKey: () => key !== null && key.grant.workspaces.length === 0,
   };
 }
 
@@ -43,6 +46,8 @@ function requiredPermission(failure: AuthFailure): string | null {
   switch (failure.kind) {
     case AuthScopeFailureType.AuthScope: {
       if (failure.scope === 'keys') return permissionName('KEYS', failure.parameter as Access);
+      // A restricted key may only act inside its workspaces: creating one is beyond its workspaces:write.
+      if (failure.scope === 'unrestrictedKey') return permissionName('WORKSPACES', 'WRITE');
       if (failure.scope === 'access' || failure.scope === 'workspaceRole') {
         const { resource, level } = failure.parameter as AccessParam;
         return permissionName(resource, level);
@@ -92,6 +97,12 @@ export function unauthorizedError(_parent: unknown, ctx: Context, info: GraphQLR
     return forbidden(
       permission,
       `Your role in this workspace does not allow ${permission} (needed by ${field}); ask a workspace owner.`,
+    );
+  }
+  if (permission && scope === 'unrestrictedKey') {
+    return forbidden(
+      permission,
+      `This API key is restricted to some workspaces and so cannot create new ones (${field}); use an unrestricted key.`,
     );
   }
   if (permission) return forbidden(permission, `This API key lacks the ${permission} permission needed by ${field}.`);

@@ -35,6 +35,8 @@ export const builder = new SchemaBuilder<{
     workspaceRole: WorkspaceRoleScope;
     /** The key may see this workspace: the user is a member and the key is not restricted away from it. */
     visibleWorkspace: string;
+    /** The key is not restricted to some workspaces (only such a key may create workspaces). */
+    unrestrictedKey: boolean;
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -52,6 +54,9 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesQueryOptions: false,
+    // node(id:) tags what it loads with the type named in the id, so the Node interface resolves by
+    // who loaded an object, never by which fields it has (node types have no isTypeOf).
+    brandLoadedObjects: true,
     // A malformed node id is BAD_USER_INPUT naming `id`, like every other id argument.
     decodeGlobalID: decodeNodeId,
     nodeQueryOptions: {

@@ -1,21 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.ts';
-import { validateDestination } from '../core/destinations.ts';
-import { destinationHost, validateHostname } from '../rules/validation.ts';
-import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError, VerificationFailedError } from '../errors.ts';
-import { Domain, type DomainDoc } from '../models/domain.ts';
-import { Link } from '../models/link.ts';
+import { addDomain, deleteDomain, listDomains, updateDomain, verificationRecord, verifyDomain, type DomainDoc } from '../core/domains.ts';
+import { ConflictError, NotFoundError, ValidationError, VerificationFailedError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface, mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
-import { toGlobalId } from './ids.ts';
-import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
+import { parseIdArg, toGlobalId } from './ids.ts';
+import { loadAll, loadByGlobalId } from './loaders.ts';
 import { connectionType } from './pagination.ts';
 import { workspaceLists } from './workspace-lists.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 import { DeletedPayload } from './workspaces.ts';
-
-export const VERIFICATION_PREFIX = '_taapit-verify';
 
 builder.objectType(VerificationFailedError, {
   name: 'VerificationFailedError',
@@ -23,10 +17,6 @@ builder.objectType(VerificationFailedError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof VerificationFailedError,
 });
-
-export function verificationRecord(domain: Pick<DomainDoc, 'hostname' | 'verificationToken'>) {
-  return { type: 'TXT', name: `${VERIFICATION_PREFIX}.${domain.hostname}`, value: `taapit-verify=${domain.verificationToken}` };
-}
 
 const VerificationRef = builder.objectRef<ReturnType<typeof verificationRecord>>('DomainVerification').implement({
   description: 'The DNS record to publish to prove that the workspace controls a domain.',
@@ -44,7 +34,6 @@ builder.node(DomainRef, {
   authScopes: (domain) => ({ visibleWorkspace: String(domain.workspaceId), access: { resource: 'DOMAINS', level: 'READ' } }),
   id: { resolve: (domain) => String(domain._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.domain, ids),
-  isTypeOf: (value) => value instanceof Object && 'hostname' in value && 'verificationToken' in value,
   fields: (t) => ({
     hostname: t.exposeString('hostname', { description: 'The domain name, lowercased.' }),
     verified: t.exposeBoolean('verified', { description: 'True once the TXT record was found; only verified domains take links.' }),
@@ -72,7 +61,7 @@ builder.node(DomainRef, {
 
 const domainConnection = connectionType(DomainRef, 'Domain', 'domains');
 
-workspaceLists({ field: 'domains', plural: 'custom domains', resource: 'DOMAINS', type: DomainRef, model: Domain, connection: domainConnection });
+workspaceLists({ field: 'domains', plural: 'custom domains', resource: 'DOMAINS', type: DomainRef, list: listDomains, connection: domainConnection });
 
 builder.queryField('domain', (t) =>
   t.field({
@@ -111,32 +100,13 @@ builder.mutationField('addDomain', (t) =>
     authScopes: onWorkspace('DOMAINS', 'WRITE', ({ input }: { input: { workspaceId: string } }) => workspaceArg(input.workspaceId)),
     errors: mutationErrors('AddDomain', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: AddDomainInput, required: true, description: 'The domain.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
-      const hostname = validateHostname(input.hostname, 'input.hostname');
-      if (hostname === ctx.services.config.shortDomain.replace(/:\d+$/, '')) {
-        throw new ValidationError('input.hostname', `${hostname} is the platform's own short domain; every workspace can use it already`);
-      }
-      const notFoundUrl = input.notFoundUrl
-        ? await validateDestination(input.notFoundUrl, 'input.notFoundUrl', { shortDomain: ctx.services.config.shortDomain, workspaceId: workspace._id })
-        : null;
-      // The domain is not stored yet, so the check above cannot see it.
-      if (notFoundUrl && destinationHost(new URL(notFoundUrl)) === hostname) {
-        throw new ValidationError('input.notFoundUrl', `${hostname} is the domain itself: its not-found page would redirect to itself; use another site`);
-      }
-      try {
-        const domain = await Domain.create({
-          workspaceId: workspace._id,
-          hostname,
-          notFoundUrl,
-          verificationToken: randomBytes(16).toString('hex'),
-        });
-        return { domain: domain.toObject() };
-      } catch (error) {
-        if (isDuplicateKeyError(error)) throw new ConflictError('input.hostname', `${hostname} is already registered on this platform`);
-        throw error;
-      }
-    },
+    resolve: async (_root, { input }, ctx) => ({
+      domain: await addDomain(ctx, {
+        workspaceId: parseIdArg(input.workspaceId, 'Workspace', 'input.workspaceId'),
+        hostname: input.hostname,
+        notFoundUrl: input.notFoundUrl,
+      }),
+    }),
   }),
 );
 
@@ -153,29 +123,7 @@ builder.mutationField('verifyDomain', (t) =>
     authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
     errors: mutationErrors('VerifyDomain', [ValidationError, NotFoundError, VerificationFailedError]),
     args: { input: t.arg({ type: DomainIdInput, required: true, description: 'The domain to verify.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
-      if (domain.verified) return { domain };
-      const record = verificationRecord(domain);
-      let found: string[];
-      try {
-        found = await ctx.services.txtResolver(record.name);
-      } catch (error) {
-        throw new VerificationFailedError(`DNS lookup of ${record.name} failed (${(error as NodeJS.ErrnoException).code ?? 'error'}); try again later`);
-      }
-      if (!found.includes(record.value)) {
-        throw new VerificationFailedError(
-          `TXT record ${record.name} = "${record.value}" not found${found.length ? ` (found: ${found.map((v) => `"${v}"`).join(', ')})` : ''}; publish it and retry (DNS changes can take minutes)`,
-        );
-      }
-      const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: { verified: true, verifiedAt: new Date() } }, { new: true })
-        .lean<DomainDoc>()
-        .exec();
-      if (!updated) throw new NotFoundError('Domain');
-      // This instance may have cached the host as unverified (a 404): serve it from now on.
-      ctx.services.linkCache.invalidateHost(domain.hostname);
-      return { domain: updated };
-    },
+    resolve: async (_root, { input }, ctx) => ({ domain: await verifyDomain(ctx, { id: parseIdArg(input.id, 'Domain', 'input.id') }) }),
   }),
 );
 
@@ -196,26 +144,9 @@ builder.mutationField('updateDomain', (t) =>
     authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
     errors: mutationErrors('UpdateDomain', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateDomainInput, required: true, description: 'The changes.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
-      const set: Partial<DomainDoc> = {};
-      if (input.notFoundUrl !== undefined) {
-        set.notFoundUrl =
-          input.notFoundUrl === null
-            ? null
-            : await validateDestination(input.notFoundUrl, 'input.notFoundUrl', { shortDomain: ctx.services.config.shortDomain, workspaceId: domain.workspaceId });
-      }
-      if (input.primary === true && !domain.verified) {
-        throw new ValidationError('input.primary', 'verify the domain before making it primary');
-      }
-      if (typeof input.primary === 'boolean') set.primary = input.primary;
-      // Two writes, safe to repeat: unset the other primaries, then set this one.
-      if (input.primary === true) await Domain.updateMany({ workspaceId: domain.workspaceId, _id: { $ne: domain._id } }, { $set: { primary: false } });
-      const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: set }, { new: true }).lean<DomainDoc>().exec();
-      if (!updated) throw new NotFoundError('Domain');
-      ctx.services.linkCache.invalidateHost(domain.hostname);
-      return { domain: updated };
-    },
+    resolve: async (_root, { input }, ctx) => ({
+      domain: await updateDomain(ctx, { id: parseIdArg(input.id, 'Domain', 'input.id'), notFoundUrl: input.notFoundUrl, primary: input.primary }),
+    }),
   }),
 );
 
@@ -238,20 +169,7 @@ builder.mutationField('deleteDomain', (t) =>
     errors: mutationErrors('DeleteDomain', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: DeleteDomainInput, required: true, description: 'The domain and what to do with its links.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const domain = await requireByGlobalId(ctx, 'domain', input.id, 'input.id');
-      const links = await Link.countDocuments({ domain: domain.hostname });
-      if (links > 0 && !input.archiveLinks) {
-        throw new ConflictError('input.archiveLinks', `${domain.hostname} still has ${links} link(s); pass archiveLinks: true to archive them, or move them to another domain first`);
-      }
-      if (links > 0) {
-        // Archived links keep their slugs but leave the hostname, so a later owner of it starts clean.
-        await Link.updateMany(
-          { domain: domain.hostname },
-          { $set: { archived: true, domain: `${domain.hostname}#deleted-${domain._id}` } },
-        );
-      }
-      await Domain.deleteOne({ _id: domain._id });
-      ctx.services.linkCache.invalidateHost(domain.hostname);
+      const domain = await deleteDomain(ctx, { id: parseIdArg(input.id, 'Domain', 'input.id'), archiveLinks: input.archiveLinks });
       return { deletedId: toGlobalId('Domain', domain._id) };
     },
   }),

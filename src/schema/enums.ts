@@ -1,5 +1,5 @@
 import { RESOURCES, type Access, type Permission, type Resource, type Role } from '../rules/permissions.ts';
-import type { KeyStatus } from '../models/api-key.ts';
+import type { KeyStatus } from '../rules/keys.ts';
 import { builder } from './builder.ts';
 
 export const ResourceEnum = builder.enumType('Resource', {

@@ -1,5 +1,6 @@
 import type { Access, Resource } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
+import { WORKSPACE_RESOURCES, type OwnedKind } from '../core/resources.ts';
 import { InvalidIdError, parseGlobalId } from './ids.ts';
 import { findByGlobalId } from './loaders.ts';
 
@@ -27,7 +28,7 @@ export function workspaceArg(globalId: string | null | undefined): string | null
 }
 
 /** The workspace of a visible object given by global id (null when missing, foreign or malformed). */
-export async function workspaceOf(ctx: Context, kind: 'project' | 'link' | 'domain', globalId: string): Promise<string | null> {
+export async function workspaceOf(ctx: Context, kind: OwnedKind, globalId: string): Promise<string | null> {
   try {
     const doc = await findByGlobalId(ctx, kind, globalId, 'id');
     return doc ? String(doc.workspaceId) : null;
@@ -35,4 +36,17 @@ export async function workspaceOf(ctx: Context, kind: 'project' | 'link' | 'doma
     if (error instanceof InvalidIdError) return null;
     throw error;
   }
+}
+
+/** The auth rule of a mutation on one object of a workspace-owned kind, given by `input.id`. */
+export function onOwned(kind: OwnedKind, level: Access) {
+  return onWorkspace(WORKSPACE_RESOURCES[kind].permission, level, ({ input }: { input: { id: string } }, ctx: Context) =>
+    workspaceOf(ctx, kind, input.id),
+  );
+}
+
+/** The auth rule of an object of a workspace-owned kind: its workspace is visible and the key may read the resource. */
+export function readableOwned(kind: OwnedKind) {
+  const resource = WORKSPACE_RESOURCES[kind].permission;
+  return (doc: { workspaceId: unknown }) => ({ visibleWorkspace: String(doc.workspaceId), access: { resource, level: 'READ' as const } });
 }

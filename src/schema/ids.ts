@@ -1,6 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { Types } from 'mongoose';
+import { OWNED_TYPENAMES, type OwnedTypename } from '../core/resources.ts';
 import { ValidationError } from '../errors.ts';
 
 export function toGlobalId(typename: string, id: Types.ObjectId | string): string {
@@ -8,8 +9,8 @@ export function toGlobalId(typename: string, id: Types.ObjectId | string): strin
 }
 
 /** The types `node(id:)` can fetch. A test checks this against the schema's Node implementations. */
-export const NODE_TYPENAMES = ['Workspace', 'Project', 'Link', 'Domain', 'ApiKey', 'WorkspaceInvitation'] as const;
-export type NodeTypename = (typeof NODE_TYPENAMES)[number];
+export type NodeTypename = 'Workspace' | 'ApiKey' | OwnedTypename;
+export const NODE_TYPENAMES: readonly NodeTypename[] = ['Workspace', ...OWNED_TYPENAMES, 'ApiKey'];
 
 /**
  * A malformed id argument, named by its path (`id`, `input.workspaceId`, `input.workspaceIds.0`).

@@ -1,64 +1,30 @@
-import DataLoader from 'dataloader';
-import { Types, type QueryFilter } from 'mongoose';
-import { keyAllowsWorkspace } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
-import { normalizeEmail } from '../core/users.ts';
-import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import {
-  INVITATION_LIFETIME_MS,
-  Invitation,
-  invitationId,
+  acceptWorkspaceInvitation,
   invitationStatus,
-  statusFilter,
+  invitationWorkspaceId,
+  invitationWorkspaceName,
+  inviteWorkspaceMember,
+  inVisibleWorkspace,
+  isOpenForActor,
+  listWorkspaceInvitations,
+  loadInvitations,
+  revokeWorkspaceInvitation,
+  viewerInvitations,
   type InvitationDoc,
   type InvitationStatus,
-} from '../models/invitation.ts';
-import { Membership, Workspace, type MembershipDoc } from '../models/workspace.ts';
+} from '../core/invitations.ts';
 import { builder } from './builder.ts';
 import { RoleEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg } from './guards.ts';
 import { parseGlobalId, parseIdArg } from './ids.ts';
-import { requireByGlobalId } from './loaders.ts';
-import { connectionType, paginate } from './pagination.ts';
+import { connectionType, paginateListing } from './pagination.ts';
 import { ownUserOrPersonalData, PERSONAL_DATA, UserRef } from './users.ts';
 import { ViewerRef } from './viewer.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 import { MemberPayload, personalDataIn } from './workspaces.ts';
-
-/** The caller's own e-mail address (stored lowercased), which invitations are matched against. */
-async function ownEmail(ctx: Context): Promise<string | null> {
-  if (!ctx.key) return null;
-  return (await ctx.loaders.user.load(ctx.key.userId))?.email ?? null;
-}
-
-/** Addressed to the caller, still pending, and in a workspace the key is not restricted away from. */
-async function isOpenForCaller(ctx: Context, doc: InvitationDoc, now = new Date()): Promise<boolean> {
-  if (!ctx.key || invitationStatus(doc, now) !== 'PENDING' || !keyAllowsWorkspace(ctx.key.grant, String(doc.workspaceId))) return false;
-  return doc.email === (await ownEmail(ctx));
-}
-
-const inVisibleWorkspace = async (ctx: Context, doc: InvitationDoc) => (await ctx.loaders.visibleWorkspaces()).has(String(doc.workspaceId));
-
-/** The members of its workspace see every invitation of it; the invitee sees its own while pending. */
-async function canSee(ctx: Context, doc: InvitationDoc): Promise<boolean> {
-  return (await inVisibleWorkspace(ctx, doc)) || isOpenForCaller(ctx, doc);
-}
-
-// Workspace names for invitees, who cannot see the workspace itself yet: one query per request.
-const workspaceNames = new WeakMap<Context, DataLoader<string, string>>();
-function workspaceName(ctx: Context, workspaceId: Types.ObjectId): Promise<string> {
-  let loader = workspaceNames.get(ctx);
-  if (!loader) {
-    loader = new DataLoader(async (ids) => {
-      const docs = await Workspace.find({ _id: { $in: ids.map((id) => new Types.ObjectId(id)) } }, { name: 1 }).lean().exec();
-      const byId = new Map(docs.map((doc) => [String(doc._id), doc.name]));
-      return ids.map((id) => byId.get(id) ?? '');
-    });
-    workspaceNames.set(ctx, loader);
-  }
-  return loader.load(String(workspaceId));
-}
 
 export const InvitationStatusEnum = builder.enumType('WorkspaceInvitationStatus', {
   description: 'Where an invitation stands.',
@@ -76,18 +42,11 @@ builder.node(InvitationRef, {
   description:
     "An invitation of an e-mail address to join a workspace with a role. Visible to the workspace's members and, while pending, to the invitee (workspaces:read either way).",
   authScopes: async (doc, ctx) =>
-    !(await inVisibleWorkspace(ctx, doc)) && (await isOpenForCaller(ctx, doc))
+    !(await inVisibleWorkspace(ctx, doc)) && (await isOpenForActor(ctx, doc))
       ? PERSONAL_DATA
       : { ...PERSONAL_DATA, visibleWorkspace: String(doc.workspaceId) },
   id: { resolve: (doc) => String(doc._id) },
-  loadMany: async (ids, ctx: Context) => {
-    const valid = ids.filter((id) => Types.ObjectId.isValid(id) && String(new Types.ObjectId(id)) === id);
-    const docs = await Invitation.find({ _id: { $in: valid.map((id) => new Types.ObjectId(id)) } }).lean<InvitationDoc[]>().exec();
-    const visible = new Map<string, InvitationDoc>();
-    for (const doc of docs) if (await canSee(ctx, doc)) visible.set(String(doc._id), doc);
-    return ids.map((id) => visible.get(id) ?? null);
-  },
-  isTypeOf: (value) => value instanceof Object && 'invitedByUserId' in value && 'expiresAt' in value,
+  loadMany: (ids, ctx: Context) => loadInvitations(ctx, ids),
   fields: (t) => ({
     email: t.exposeString('email', { description: 'The invited address, lowercased.', authScopes: PERSONAL_DATA }),
     role: t.expose('role', { type: RoleEnum, description: 'The role the invitee gets on accepting.' }),
@@ -109,7 +68,7 @@ builder.node(InvitationRef, {
     }),
     workspaceName: t.string({
       description: 'The name of the workspace, also shown to the invitee before they join.',
-      resolve: (doc, _args, ctx) => workspaceName(ctx, doc.workspaceId),
+      resolve: (doc, _args, ctx) => invitationWorkspaceName(ctx, doc),
     }),
   }),
 });
@@ -123,17 +82,11 @@ builder.objectField(WorkspaceRef, 'invitations', (t) =>
       description: "This workspace's invitations, newest first (workspaces:read; null with a FORBIDDEN error without it).",
       authScopes: personalDataIn,
       args: { status: t.arg({ type: InvitationStatusEnum, description: 'Only invitations with this status.' }) },
-      resolve: (workspace, args) => {
-        const filter = { workspaceId: workspace._id, ...(args.status ? statusFilter(args.status) : {}) } as QueryFilter<InvitationDoc>;
-        return paginate(Invitation, filter, { createdAt: -1 }, args);
-      },
+      resolve: (workspace, args) => paginateListing(listWorkspaceInvitations(workspace._id, args.status ?? null), args),
     },
     invitationConnection,
   ),
 );
-
-// At most this many open invitations are listed for one user.
-const MAX_OPEN_INVITATIONS = 100;
 
 builder.objectField(ViewerRef, 'invitations', (t) =>
   t.field({
@@ -142,16 +95,7 @@ builder.objectField(ViewerRef, 'invitations', (t) =>
     description:
       "Pending invitations addressed to the e-mail address of the key's user, newest first (workspaces:read). A key restricted to some workspaces sees only invitations to those. Accept one with acceptWorkspaceInvitation.",
     authScopes: PERSONAL_DATA,
-    resolve: async (key, _args, ctx) => {
-      const email = await ownEmail(ctx);
-      if (!email) return [];
-      const docs = await Invitation.find({ email, ...statusFilter('PENDING') })
-        .sort({ createdAt: -1, _id: -1 })
-        .limit(MAX_OPEN_INVITATIONS)
-        .lean<InvitationDoc[]>()
-        .exec();
-      return docs.filter((doc) => keyAllowsWorkspace(key.grant, String(doc.workspaceId)));
-    },
+    resolve: (_key, _args, ctx) => viewerInvitations(ctx),
   }),
 );
 
@@ -171,26 +115,6 @@ const InviteMemberInput = builder.inputType('InviteWorkspaceMemberInput', {
   }),
 });
 
-/**
- * Opens (or re-opens) the invitation of `email` to a workspace: one upsert by _id. Two at once
- * may both try to insert; the loser's insert clashes on _id and is retried as an update.
- */
-async function sendInvitation(workspaceId: Types.ObjectId, email: string, role: InvitationDoc['role'], invitedByUserId: Types.ObjectId) {
-  const now = new Date();
-  const update = {
-    $set: { role, status: 'PENDING', invitedByUserId, createdAt: now, expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS), updatedAt: now, acceptedByUserId: null },
-    $setOnInsert: { workspaceId, email },
-  };
-  const upsert = () =>
-    Invitation.findOneAndUpdate({ _id: invitationId(workspaceId, email) }, update, { upsert: true, new: true }).lean<InvitationDoc>().exec();
-  try {
-    return (await upsert())!;
-  } catch (error) {
-    if (!isDuplicateKeyError(error)) throw error;
-    return (await upsert())!;
-  }
-}
-
 builder.mutationField('inviteWorkspaceMember', (t) =>
   t.field({
     type: InvitationPayload,
@@ -201,15 +125,8 @@ builder.mutationField('inviteWorkspaceMember', (t) =>
     errors: mutationErrors('InviteWorkspaceMember', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: InviteMemberInput, required: true, description: 'Who to invite, where, with which role.' }) },
     resolve: async (_root, { input }, ctx) => {
-      let email: string;
-      try {
-        email = normalizeEmail(input.email);
-      } catch (error) {
-        throw error instanceof ValidationError ? new ValidationError('input.email', `${error.message}; give an address such as ada@example.com`) : error;
-      }
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
-      const invitation = await sendInvitation(workspace._id, email, input.role, new Types.ObjectId(ctx.key!.userId));
-      return { invitation };
+      const workspaceId = parseIdArg(input.workspaceId, 'Workspace', 'input.workspaceId');
+      return { invitation: await inviteWorkspaceMember(ctx, { workspaceId, email: input.email, role: input.role }) };
     },
   }),
 );
@@ -222,8 +139,7 @@ const InvitationIdInput = builder.inputType('WorkspaceInvitationIdInput', {
 /** The workspace of an invitation, for the auth rule (a workspace the key cannot see passes there and is NOT_FOUND here). */
 async function invitationWorkspace(globalId: string): Promise<string | null> {
   const id = parseGlobalId(globalId, 'WorkspaceInvitation');
-  const doc = id ? await Invitation.findById(id, { workspaceId: 1 }).lean().exec() : null;
-  return doc ? String(doc.workspaceId) : null;
+  return id ? invitationWorkspaceId(id) : null;
 }
 
 builder.mutationField('revokeWorkspaceInvitation', (t) =>
@@ -236,20 +152,7 @@ builder.mutationField('revokeWorkspaceInvitation', (t) =>
     args: { input: t.arg({ type: InvitationIdInput, required: true, description: 'The invitation to revoke.' }) },
     resolve: async (_root, { input }, ctx) => {
       const id = parseIdArg(input.id, 'WorkspaceInvitation', 'input.id');
-      const doc = await Invitation.findById(id).lean<InvitationDoc>().exec();
-      if (!doc || !(await inVisibleWorkspace(ctx, doc))) throw new NotFoundError('Workspace invitation');
-      const accepted = () =>
-        new ConflictError('input.id', 'this invitation was already accepted; remove the member with removeWorkspaceMember instead');
-      if (doc.status === 'ACCEPTED') throw accepted();
-      const revoked = await Invitation.findOneAndUpdate(
-        { _id: doc._id, status: { $ne: 'ACCEPTED' } },
-        { $set: { status: 'REVOKED', updatedAt: new Date() } },
-        { new: true },
-      )
-        .lean<InvitationDoc>()
-        .exec();
-      if (!revoked) throw accepted(); // accepted (or deleted with its workspace) meanwhile
-      return { invitation: revoked };
+      return { invitation: await revokeWorkspaceInvitation(ctx, { id }) };
     },
   }),
 );
@@ -269,28 +172,8 @@ builder.mutationField('acceptWorkspaceInvitation', (t) =>
     errors: mutationErrors('AcceptWorkspaceInvitation', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: AcceptInvitationInput, required: true, description: 'The invitation to accept.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const id = parseIdArg(input.invitationId, 'WorkspaceInvitation', 'input.invitationId');
-      const now = new Date();
-      const doc = await Invitation.findById(id).lean<InvitationDoc>().exec();
-      if (!doc || !(await isOpenForCaller(ctx, doc, now))) throw new NotFoundError('Workspace invitation');
-      const userId = new Types.ObjectId(ctx.key!.userId);
-      // Claimed first, so a revocation or re-invitation racing this either wins (not found here) or comes after.
-      const claimed = await Invitation.updateOne(
-        { _id: doc._id, status: 'PENDING', createdAt: doc.createdAt },
-        { $set: { status: 'ACCEPTED', acceptedByUserId: userId, updatedAt: now } },
-      ).exec();
-      if (claimed.modifiedCount !== 1) throw new NotFoundError('Workspace invitation');
-      const existing = () => Membership.findOne({ workspaceId: doc.workspaceId, userId }).lean<MembershipDoc>().exec();
-      const member = await existing();
-      if (member) return { member };
-      try {
-        return { member: (await Membership.create({ workspaceId: doc.workspaceId, userId, role: doc.role })).toObject() };
-      } catch (error) {
-        const joined = isDuplicateKeyError(error) ? await existing() : null;
-        if (joined) return { member: joined };
-        await Invitation.updateOne({ _id: doc._id, status: 'ACCEPTED' }, { $set: { status: 'PENDING', acceptedByUserId: null } }).exec();
-        throw error;
-      }
+      const invitationId = parseIdArg(input.invitationId, 'WorkspaceInvitation', 'input.invitationId');
+      return { member: await acceptWorkspaceInvitation(ctx, { invitationId }) };
     },
   }),
 );

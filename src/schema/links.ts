@@ -1,31 +1,28 @@
-import { Types, type QueryFilter } from 'mongoose';
 import type { Context } from '../context.ts';
 import {
-  escapeRegex,
-  generateSlug,
-  validatePositiveInt,
-  validateSlug,
-  validateTags,
-  validateText,
-} from '../rules/validation.ts';
-import { validateDestination } from '../core/destinations.ts';
-import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
-import { Domain, type DomainDoc } from '../models/domain.ts';
-import { Link, type LinkDoc, type Utm } from '../models/link.ts';
+  createLink,
+  deleteLink,
+  links,
+  projectLinks,
+  updateLink,
+  workspaceLinks,
+  type LinkDoc,
+  type LinkFilterInput,
+  type Utm,
+} from '../core/links.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { shortUrl, UTM_FIELDS } from '../rules/links.ts';
 import { builder } from './builder.ts';
 import { DomainRef } from './domains.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
-import { parseQueryIdArg, toGlobalId } from './ids.ts';
-import { findByGlobalId, loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
-import { connectionType, paginate } from './pagination.ts';
+import { parseIdArg, parseQueryIdArg, toGlobalId } from './ids.ts';
+import { loadAll, loadByGlobalId } from './loaders.ts';
+import { connectionType, paginateListing } from './pagination.ts';
 import { ProjectRef } from './projects.ts';
-import { visibleWorkspaceFilter } from './workspace-lists.ts';
 import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 import { DeletedPayload } from './workspaces.ts';
-
-const UTM_FIELDS = ['source', 'medium', 'campaign', 'term', 'content'] as const;
 
 const UtmRef = builder.objectRef<Utm>('Utm').implement({
   description: 'UTM parameters added to the destination on every redirect.',
@@ -46,11 +43,6 @@ const UtmInput = builder.inputType('UtmInput', {
   }),
 });
 
-export function shortUrl(link: Pick<LinkDoc, 'domain' | 'slug'>): string {
-  const local = /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(link.domain);
-  return `${local ? 'http' : 'https'}://${link.domain}/${link.slug}`;
-}
-
 export const LinkRef = builder.objectRef<LinkDoc>('Link');
 
 builder.node(LinkRef, {
@@ -59,7 +51,6 @@ builder.node(LinkRef, {
   authScopes: (link) => ({ visibleWorkspace: String(link.workspaceId), access: { resource: 'LINKS', level: 'READ' } }),
   id: { resolve: (link) => String(link._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.link, ids),
-  isTypeOf: (value) => value instanceof Object && 'slug' in value && 'url' in value,
   fields: (t) => ({
     url: t.exposeString('url', { description: 'The destination: an absolute http(s) URL.' }),
     hostname: t.exposeString('domain', { description: 'The host the link answers on (the platform domain or a custom one).' }),
@@ -144,24 +135,11 @@ const LinkOrder = builder.inputType('LinkOrder', {
   }),
 });
 
-type LinkFilterShape = typeof LinkFilter.$inferInput;
-
-function linkQuery(workspaceIds: Types.ObjectId[], filter: LinkFilterShape | null | undefined): QueryFilter<LinkDoc> {
-  const query: QueryFilter<LinkDoc> = { workspaceId: { $in: workspaceIds }, archived: filter?.archived ?? false };
-  if (filter?.projectId != null) query.projectId = parseQueryIdArg(filter.projectId, 'Project', 'filter.projectId');
-  if (filter?.domain) query.domain = filter.domain.trim().toLowerCase();
-  if (filter?.tag) query.tags = filter.tag;
-  if (filter?.createdAfter || filter?.createdBefore) {
-    query.createdAt = {
-      ...(filter.createdAfter ? { $gte: filter.createdAfter } : {}),
-      ...(filter.createdBefore ? { $lt: filter.createdBefore } : {}),
-    };
-  }
-  if (filter?.search) {
-    const pattern = { $regex: escapeRegex(filter.search.slice(0, 200)), $options: 'i' };
-    query.$or = [{ url: pattern }, { slug: pattern }, { title: pattern }];
-  }
-  return query;
+/** The filter argument with its ids parsed (a malformed projectId is a BAD_USER_INPUT error). */
+function linkFilter(filter: typeof LinkFilter.$inferInput | null | undefined): LinkFilterInput | null {
+  if (!filter) return null;
+  const projectId = filter.projectId == null ? null : parseQueryIdArg(filter.projectId, 'Project', 'filter.projectId');
+  return { ...filter, projectId };
 }
 
 const linkConnection = connectionType(LinkRef, 'Link', 'links');
@@ -179,9 +157,9 @@ builder.queryField('links', (t) =>
         orderBy: t.arg({ type: LinkOrder, description: 'Sort order (default: newest first).' }),
       },
       resolve: async (_root, args, ctx) => {
-        const workspaceIds = await visibleWorkspaceFilter(ctx, args.workspaceId);
-        const sort = { [args.orderBy?.field ?? 'createdAt']: args.orderBy?.direction ?? -1 } as Record<string, 1 | -1>;
-        return paginate(Link, linkQuery(workspaceIds, args.filter), sort, args);
+        const workspaceId = args.workspaceId == null ? null : parseQueryIdArg(args.workspaceId, 'Workspace', 'workspaceId');
+        const filter = linkFilter(args.filter);
+        return paginateListing(await links(ctx, { workspaceId, filter, orderBy: args.orderBy }), args);
       },
     },
     linkConnection,
@@ -194,7 +172,7 @@ builder.objectField(WorkspaceRef, 'links', (t) =>
       type: LinkRef,
       description: "This workspace's active links, newest first (links:read).",
       authScopes: { access: { resource: 'LINKS', level: 'READ' } },
-      resolve: (workspace, args) => paginate(Link, linkQuery([workspace._id], null), { createdAt: -1 }, args),
+      resolve: (workspace, args) => paginateListing(workspaceLinks(workspace), args),
     },
     linkConnection,
   ),
@@ -206,8 +184,7 @@ builder.objectField(ProjectRef, 'links', (t) =>
       type: LinkRef,
       description: "This project's active links, newest first (links:read).",
       authScopes: { access: { resource: 'LINKS', level: 'READ' } },
-      resolve: (project, args) =>
-        paginate(Link, { workspaceId: project.workspaceId, projectId: project._id, archived: false }, { createdAt: -1 }, args),
+      resolve: (project, args) => paginateListing(projectLinks(project), args),
     },
     linkConnection,
   ),
@@ -223,48 +200,6 @@ builder.queryField('link', (t) =>
     resolve: (_root, args, ctx) => loadByGlobalId(ctx, 'link', args.id, 'id'),
   }),
 );
-
-
-
-/** The host a link of `workspaceId` may use: the platform domain, or a verified domain of that workspace. */
-async function resolveLinkDomain(ctx: Context, workspaceId: Types.ObjectId, requested: string | null | undefined): Promise<string> {
-  const shortDomain = ctx.services.config.shortDomain;
-  if (!requested) {
-    const primary = await Domain.findOne({ workspaceId, primary: true, verified: true }).lean<DomainDoc>().exec();
-    return primary?.hostname ?? shortDomain;
-  }
-  const host = requested.trim().toLowerCase();
-  if (host === shortDomain) return shortDomain;
-  const domain = await Domain.findOne({ hostname: host, workspaceId }).lean<DomainDoc>().exec();
-  if (!domain) throw new ValidationError('input.domain', `${host} is not a domain of this workspace; add it with addDomain or use ${shortDomain}`);
-  if (!domain.verified) throw new ValidationError('input.domain', `${host} is not verified yet; publish its TXT record and call verifyDomain`);
-  return host;
-}
-
-async function resolveProjectId(ctx: Context, workspaceId: Types.ObjectId, globalId: string | null | undefined): Promise<Types.ObjectId | null> {
-  if (globalId === null || globalId === undefined) return null;
-  const project = await findByGlobalId(ctx, 'project', globalId, 'input.projectId');
-  if (!project || String(project.workspaceId) !== String(workspaceId)) {
-    throw new ValidationError('input.projectId', 'no such project in this workspace');
-  }
-  return project._id;
-}
-
-function validateUtm(utm: typeof UtmInput.$inferInput | null | undefined): Utm | null {
-  if (!utm) return null;
-  const cleaned: Utm = {};
-  for (const field of UTM_FIELDS) {
-    const value = validateText(utm[field], `input.utm.${field}`, 200);
-    if (value) cleaned[field] = value;
-  }
-  return Object.keys(cleaned).length > 0 ? cleaned : null;
-}
-
-function validateExpiry(expiresAt: Date | null | undefined): Date | null {
-  if (!expiresAt) return null;
-  if (expiresAt.getTime() <= Date.now()) throw new ValidationError('input.expiresAt', 'expiresAt must be in the future');
-  return expiresAt;
-}
 
 const LinkPayload = builder.objectRef<{ link: LinkDoc }>('LinkPayload').implement({
   description: 'The link after the change.',
@@ -288,8 +223,6 @@ const CreateLinkInput = builder.inputType('CreateLinkInput', {
   }),
 });
 
-const GENERATED_SLUG_ATTEMPTS = 5;
-
 builder.mutationField('createLink', (t) =>
   t.field({
     type: LinkPayload,
@@ -299,34 +232,9 @@ builder.mutationField('createLink', (t) =>
     errors: mutationErrors('CreateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: CreateLinkInput, required: true, description: 'The link.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
-      const fields = {
-        workspaceId: workspace._id,
-        url: await validateDestination(input.url, 'input.url', { shortDomain: ctx.services.config.shortDomain, workspaceId: workspace._id }),
-        title: validateText(input.title, 'input.title', 200),
-        description: validateText(input.description, 'input.description', 1000),
-        tags: validateTags(input.tags ?? [], 'input.tags'),
-        utm: validateUtm(input.utm),
-        expiresAt: validateExpiry(input.expiresAt),
-        maxClicks: validatePositiveInt(input.maxClicks, 'input.maxClicks'),
-        createdByUserId: new Types.ObjectId(ctx.key!.userId),
-        createdByKeyId: new Types.ObjectId(ctx.key!.id),
-      };
-      const customSlug = input.slug ? validateSlug(input.slug, 'input.slug') : null;
-      const projectId = await resolveProjectId(ctx, workspace._id, input.projectId);
-      const domain = await resolveLinkDomain(ctx, workspace._id, input.domain);
-      for (let attempt = 1; ; attempt++) {
-        const slug = customSlug ?? generateSlug();
-        try {
-          const link = (await Link.create({ ...fields, projectId, domain, slug })).toObject();
-          ctx.services.linkCache.invalidate(domain, slug);
-          return { link };
-        } catch (error) {
-          if (!isDuplicateKeyError(error)) throw error;
-          if (customSlug) throw new ConflictError('input.slug', `"${slug}" is already taken on ${domain}; choose another slug`);
-          if (attempt >= GENERATED_SLUG_ATTEMPTS) throw error;
-        }
-      }
+      const workspaceId = parseIdArg(input.workspaceId, 'Workspace', 'input.workspaceId');
+      const projectId = input.projectId == null ? input.projectId : parseIdArg(input.projectId, 'Project', 'input.projectId');
+      return { link: await createLink(ctx, { ...input, workspaceId, projectId }) };
     },
   }),
 );
@@ -360,39 +268,9 @@ builder.mutationField('updateLink', (t) =>
     errors: mutationErrors('UpdateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: UpdateLinkInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const link = await requireByGlobalId(ctx, 'link', input.id, 'input.id');
-      const set: Partial<LinkDoc> = {};
-      if (input.url != null) set.url = await validateDestination(input.url, 'input.url', { shortDomain: ctx.services.config.shortDomain, workspaceId: link.workspaceId });
-      if (input.slug != null) set.slug = validateSlug(input.slug, 'input.slug');
-      if (input.domain != null) set.domain = await resolveLinkDomain(ctx, link.workspaceId, input.domain);
-      if (input.title !== undefined) set.title = validateText(input.title, 'input.title', 200);
-      if (input.description !== undefined) set.description = validateText(input.description, 'input.description', 1000);
-      if (input.tags != null) set.tags = validateTags(input.tags, 'input.tags');
-      if (input.projectId !== undefined) set.projectId = await resolveProjectId(ctx, link.workspaceId, input.projectId);
-      if (input.utm !== undefined) set.utm = validateUtm(input.utm);
-      if (input.expiresAt !== undefined) set.expiresAt = validateExpiry(input.expiresAt);
-      if (input.maxClicks !== undefined) set.maxClicks = validatePositiveInt(input.maxClicks, 'input.maxClicks');
-      if (input.archived != null) set.archived = input.archived;
-      const slug = set.slug ?? link.slug;
-      const domain = set.domain ?? link.domain;
-      // Checked up front as well: FerretDB 1.24 reports a unique-index clash on update as a generic
-      // InternalError, not 11000 (inserts do give 11000), so the catch below only covers MongoDB races.
-      if ((slug !== link.slug || domain !== link.domain) && (await Link.exists({ domain, slug, _id: { $ne: link._id } }))) {
-        throw new ConflictError('input.slug', `"${slug}" is already taken on ${domain}; choose another slug`);
-      }
-      let updated: LinkDoc | null;
-      try {
-        updated = await Link.findOneAndUpdate({ _id: link._id }, { $set: set }, { new: true }).lean<LinkDoc>().exec();
-      } catch (error) {
-        if (isDuplicateKeyError(error)) {
-          throw new ConflictError('input.slug', `"${slug}" is already taken on ${domain}; choose another slug`);
-        }
-        throw error;
-      }
-      if (!updated) throw new NotFoundError('Link');
-      ctx.services.linkCache.invalidate(link.domain, link.slug);
-      ctx.services.linkCache.invalidate(updated.domain, updated.slug);
-      return { link: updated };
+      const id = parseIdArg(input.id, 'Link', 'input.id');
+      const projectId = input.projectId == null ? input.projectId : parseIdArg(input.projectId, 'Project', 'input.projectId');
+      return { link: await updateLink(ctx, { ...input, id, projectId }) };
     },
   }),
 );
@@ -411,9 +289,7 @@ builder.mutationField('deleteLink', (t) =>
     errors: mutationErrors('DeleteLink', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: LinkIdInput, required: true, description: 'The link to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const link = await requireByGlobalId(ctx, 'link', input.id, 'input.id');
-      await Link.deleteOne({ _id: link._id });
-      ctx.services.linkCache.invalidate(link.domain, link.slug);
+      const link = await deleteLink(ctx, parseIdArg(input.id, 'Link', 'input.id'));
       return { deletedId: toGlobalId('Link', link._id) };
     },
   }),

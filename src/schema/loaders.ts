@@ -1,12 +1,17 @@
 import type DataLoader from 'dataloader';
 import type { Loaders } from '../core/loaders.ts';
 export { loadAll } from '../core/loaders.ts';
+import { WORKSPACE_RESOURCES } from '../core/resources.ts';
 import { NotFoundError } from '../errors.ts';
 import { badUserInput, InvalidIdError, parseIdArg } from './ids.ts';
 
-/** The loaders that fetch by global id, with the GraphQL type name their ids carry. */
-const TYPENAMES = { workspace: 'Workspace', project: 'Project', link: 'Link', domain: 'Domain', apiKey: 'ApiKey' } as const;
-type ByIdKind = keyof typeof TYPENAMES;
+/** The loaders that fetch by global id: the type name their ids carry, and how errors name them. */
+const BY_ID = {
+  workspace: { typename: 'Workspace', label: 'Workspace' },
+  apiKey: { typename: 'ApiKey', label: 'API key' },
+  ...WORKSPACE_RESOURCES,
+} as const;
+type ByIdKind = keyof typeof BY_ID;
 type Loaded<K extends ByIdKind> = NonNullable<Awaited<ReturnType<Loaders[K]['load']>>>;
 
 /**
@@ -15,7 +20,7 @@ type Loaded<K extends ByIdKind> = NonNullable<Awaited<ReturnType<Loaders[K]['loa
  * throws InvalidIdError: for mutations, their ValidationError member.
  */
 export async function findByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string, argument: string): Promise<Loaded<K> | null> {
-  const id = parseIdArg(globalId, TYPENAMES[kind], argument);
+  const id = parseIdArg(globalId, BY_ID[kind].typename, argument);
   const loader = ctx.loaders[kind] as unknown as DataLoader<string, Loaded<K> | null>;
   return loader.load(String(id));
 }
@@ -32,6 +37,6 @@ export async function loadByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders
 /** As findByGlobalId, for mutation targets: a NotFoundError instead of null. */
 export async function requireByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string, argument: string): Promise<Loaded<K>> {
   const doc = await findByGlobalId(ctx, kind, globalId, argument);
-  if (!doc) throw new NotFoundError(TYPENAMES[kind] === 'ApiKey' ? 'API key' : TYPENAMES[kind]);
+  if (!doc) throw new NotFoundError(BY_ID[kind].label);
   return doc;
 }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { resolveOffsetConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
 import type { Model, QueryFilter, SortOrder } from 'mongoose';
 import type { ObjectRef } from '@pothos/core';
+import { listing, type Listing } from '../core/listing.ts';
 import { builder, type BuilderTypes } from './builder.ts';
 import { shown } from './ids.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits.ts';
@@ -55,19 +56,17 @@ export async function paginate<T>(
   sort: Record<string, SortOrder>,
   args: DefaultConnectionArguments,
 ) {
+  return paginateListing(listing(model, filter, sort), args);
+}
+
+/** One page of a core Listing as a Relay connection (offset cursors, totalCount counted only when selected). */
+export async function paginateListing<T>(list: Listing<T>, args: DefaultConnectionArguments) {
   assertConnectionArgs(args);
   const connection = await resolveOffsetConnection(
     { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
-    ({ offset, limit }) =>
-      model
-        .find(filter)
-        .sort({ ...sort, _id: -1 })
-        .skip(offset)
-        .limit(limit)
-        .lean<T[]>()
-        .exec(),
+    ({ offset, limit }) => list.slice(offset, limit),
   );
-  return { ...connection, totalCount: () => model.countDocuments(filter).exec() };
+  return { ...connection, totalCount: () => list.count() };
 }
 
 /** One connection type per node type, shared by every field that lists it. */

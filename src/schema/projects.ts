@@ -1,13 +1,11 @@
 import type { Context } from '../context.ts';
-import { validateColor, validateRequiredText, validateText } from '../rules/validation.ts';
+import { createProject, deleteProject, listProjects, updateProject, type ProjectDoc } from '../core/projects.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { Link } from '../models/link.ts';
-import { Project, type ProjectDoc } from '../models/project.ts';
 import { builder } from './builder.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
-import { toGlobalId } from './ids.ts';
-import { loadAll, requireByGlobalId } from './loaders.ts';
+import { parseIdArg, toGlobalId } from './ids.ts';
+import { loadAll } from './loaders.ts';
 import { connectionType } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 import { workspaceLists } from './workspace-lists.ts';
@@ -20,7 +18,6 @@ builder.node(ProjectRef, {
   authScopes: (project) => ({ visibleWorkspace: String(project.workspaceId), access: { resource: 'PROJECTS', level: 'READ' } }),
   id: { resolve: (project) => String(project._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.project, ids),
-  isTypeOf: (value) => value instanceof Object && 'color' in value && !('slug' in value),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The project name.' }),
     description: t.string({ nullable: true, description: 'What the project is for.', resolve: (p) => p.description ?? null }),
@@ -37,7 +34,7 @@ builder.node(ProjectRef, {
 
 const projectConnection = connectionType(ProjectRef, 'Project', 'projects');
 
-workspaceLists({ field: 'projects', plural: 'projects', resource: 'PROJECTS', type: ProjectRef, model: Project, connection: projectConnection });
+workspaceLists({ field: 'projects', plural: 'projects', resource: 'PROJECTS', type: ProjectRef, list: listProjects, connection: projectConnection });
 
 
 const ProjectPayload = builder.objectRef<{ project: ProjectDoc }>('ProjectPayload').implement({
@@ -63,16 +60,14 @@ builder.mutationField('createProject', (t) =>
     authScopes: onWorkspace('PROJECTS', 'WRITE', ({ input }: { input: { workspaceId: string } }) => workspaceArg(input.workspaceId)),
     errors: mutationErrors('CreateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: CreateProjectInput, required: true, description: 'The project.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.workspaceId, 'input.workspaceId');
-      const project = await Project.create({
-        workspaceId: workspace._id,
-        name: validateRequiredText(input.name, 'input.name', 100),
-        description: validateText(input.description, 'input.description', 1000),
-        color: input.color ? validateColor(input.color, 'input.color') : null,
-      });
-      return { project: project.toObject() };
-    },
+    resolve: async (_root, { input }, ctx) => ({
+      project: await createProject(ctx, {
+        workspaceId: parseIdArg(input.workspaceId, 'Workspace', 'input.workspaceId'),
+        name: input.name,
+        description: input.description,
+        color: input.color,
+      }),
+    }),
   }),
 );
 
@@ -97,16 +92,14 @@ builder.mutationField('updateProject', (t) =>
     authScopes: onWorkspace('PROJECTS', 'WRITE', projectWorkspace),
     errors: mutationErrors('UpdateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateProjectInput, required: true, description: 'The changes.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const project = await requireByGlobalId(ctx, 'project', input.id, 'input.id');
-      const set: Partial<ProjectDoc> = {};
-      if (input.name !== undefined && input.name !== null) set.name = validateRequiredText(input.name, 'input.name', 100);
-      if (input.description !== undefined) set.description = validateText(input.description, 'input.description', 1000);
-      if (input.color !== undefined) set.color = input.color === null ? null : validateColor(input.color, 'input.color');
-      const updated = await Project.findOneAndUpdate({ _id: project._id }, { $set: set }, { new: true }).lean<ProjectDoc>().exec();
-      if (!updated) throw new NotFoundError('Project');
-      return { project: updated };
-    },
+    resolve: async (_root, { input }, ctx) => ({
+      project: await updateProject(ctx, {
+        id: parseIdArg(input.id, 'Project', 'input.id'),
+        name: input.name,
+        description: input.description,
+        color: input.color,
+      }),
+    }),
   }),
 );
 
@@ -124,9 +117,7 @@ builder.mutationField('deleteProject', (t) =>
     errors: mutationErrors('DeleteProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: ProjectIdInput, required: true, description: 'The project to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const project = await requireByGlobalId(ctx, 'project', input.id, 'input.id');
-      await Link.updateMany({ projectId: project._id }, { $set: { projectId: null } });
-      await Project.deleteOne({ _id: project._id });
+      const project = await deleteProject(ctx, { id: parseIdArg(input.id, 'Project', 'input.id') });
       return { deletedId: toGlobalId('Project', project._id) };
     },
   }),

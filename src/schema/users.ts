@@ -1,6 +1,6 @@
 import type { Types } from 'mongoose';
 import type { Context } from '../context.ts';
-import type { UserDoc } from '../models/user.ts';
+import type { UserDoc } from '../core/viewer.ts';
 import { builder } from './builder.ts';
 import { toGlobalId } from './ids.ts';
 

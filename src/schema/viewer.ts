@@ -1,10 +1,8 @@
-import { RESOURCES, effectiveAccess, keyAccess, type Role } from '../rules/permissions.ts';
+import { RESOURCES, effectiveAccess, keyAccess } from '../rules/permissions.ts';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
-import type { WorkspaceDoc } from '../models/workspace.ts';
-import { requestStore } from '../logger.ts';
+import { viewerWorkspaces, type WorkspaceRole } from '../core/viewer.ts';
 import { ApiKeyRef, ResourceAccessRef } from './api-keys.ts';
 import { builder } from './builder.ts';
-import { loadAll } from './loaders.ts';
 import { RoleEnum } from './enums.ts';
 import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
@@ -19,7 +17,7 @@ const RateLimitRef = builder.objectRef<{ limit: number; remaining: number; reset
 });
 
 const WorkspaceAccessRef = builder
-  .objectRef<{ workspace: WorkspaceDoc; role: Role; key: AuthenticatedKey }>('WorkspaceAccess')
+  .objectRef<WorkspaceRole & { key: AuthenticatedKey }>('WorkspaceAccess')
   .implement({
     description: "The key's effective access in one workspace: its scopes intersected with the user's role there.",
     fields: (t) => ({
@@ -56,19 +54,13 @@ export const ViewerRef = builder.objectRef<AuthenticatedKey>('Viewer').implement
     workspaces: t.field({
       type: [WorkspaceAccessRef],
       description: 'Every workspace the key can reach, with its effective access there.',
-      resolve: async (key, _args, ctx) => {
-        const [memberships, visible] = await Promise.all([ctx.memberships(), ctx.loaders.visibleWorkspaces()]);
-        const workspaces = await loadAll(ctx.loaders.workspace, [...visible]);
-        return workspaces.flatMap((workspace) =>
-          workspace ? [{ workspace, role: memberships.get(String(workspace._id))!, key }] : [],
-        );
-      },
+      resolve: async (key, _args, ctx) => (await viewerWorkspaces(ctx)).map((row) => ({ ...row, key })),
     }),
     rateLimit: t.field({
       type: RateLimitRef,
       description: "The key's rate limit as of this request.",
       resolve: (key, _args, ctx) =>
-        requestStore.getStore()?.rateLimit ?? {
+        ctx.rateLimit ?? {
           limit: key.rateLimit ?? ctx.services.config.rateLimitPerMinute,
           remaining: key.rateLimit ?? ctx.services.config.rateLimitPerMinute,
           resetSeconds: 60,

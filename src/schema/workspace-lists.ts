@@ -1,21 +1,16 @@
-import { Types, type Model } from 'mongoose';
+import type { Types } from 'mongoose';
 import type { ObjectRef } from '@pothos/core';
+import type { Actor } from '../core/actor.ts';
+import type { Listing, WorkspaceScope } from '../core/listing.ts';
 import type { Resource } from '../rules/permissions.ts';
-import type { Context } from '../context.ts';
 import { builder, type BuilderTypes } from './builder.ts';
 import { parseQueryIdArg } from './ids.ts';
-import { connectionType, paginate } from './pagination.ts';
+import { connectionType, paginateListing } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
-/**
- * The workspace ids a list may cover: the requested one if visible (else none), or every visible
- * one. A malformed `workspaceId` is a BAD_USER_INPUT error.
- */
-export async function visibleWorkspaceFilter(ctx: Context, globalId: string | null | undefined): Promise<Types.ObjectId[]> {
-  const requested = globalId === null || globalId === undefined ? null : parseQueryIdArg(globalId, 'Workspace', 'workspaceId');
-  const visible = await ctx.loaders.visibleWorkspaces();
-  if (!requested) return [...visible].map((id) => new Types.ObjectId(id));
-  return visible.has(String(requested)) ? [requested] : [];
+/** The optional `workspaceId` argument of a list: null when omitted, BAD_USER_INPUT when malformed. */
+function workspaceArgument(globalId: string | null | undefined): Types.ObjectId | null {
+  return globalId === null || globalId === undefined ? null : parseQueryIdArg(globalId, 'Workspace', 'workspaceId');
 }
 
 /**
@@ -27,10 +22,11 @@ export function workspaceLists<T extends { workspaceId: Types.ObjectId }>(option
   plural: string;
   resource: Resource;
   type: ObjectRef<BuilderTypes, T>;
-  model: Model<T>;
+  /** The core listing of the workspaces in scope. */
+  list: (actor: Actor, scope: WorkspaceScope) => Promise<Listing<T>>;
   connection: ReturnType<typeof connectionType<T>>;
 }): void {
-  const { field, plural, resource, type, model, connection } = options;
+  const { field, plural, resource, type, list, connection } = options;
   const authScopes = { access: { resource, level: 'READ' as const } };
   builder.queryField(field, (t) =>
     t.connection(
@@ -40,8 +36,7 @@ export function workspaceLists<T extends { workspaceId: Types.ObjectId }>(option
         description: `The ${plural} of a workspace (or of every workspace the key can reach), newest first.`,
         authScopes,
         args: { workspaceId: t.arg.id({ description: 'Only this workspace; omit for all.' }) },
-        resolve: async (_root, args, ctx) =>
-          paginate(model, { workspaceId: { $in: await visibleWorkspaceFilter(ctx, args.workspaceId) } }, { createdAt: -1 }, args),
+        resolve: async (_root, args, ctx) => paginateListing(await list(ctx, { workspaceId: workspaceArgument(args.workspaceId) }), args),
       },
       connection,
     ),
@@ -52,7 +47,7 @@ export function workspaceLists<T extends { workspaceId: Types.ObjectId }>(option
         type,
         description: `This workspace's ${plural}, newest first (${resource.toLowerCase()}:read).`,
         authScopes,
-        resolve: (workspace, args) => paginate(model, { workspaceId: workspace._id }, { createdAt: -1 }, args),
+        resolve: async (workspace, args, ctx) => paginateListing(await list(ctx, { workspace }), args),
       },
       connection,
     ),

@@ -1,22 +1,15 @@
-import { Types } from 'mongoose';
 import { keyAllowsWorkspace } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
-import { validateRequiredText } from '../rules/validation.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import { ClickBucket } from '../models/click-bucket.ts';
-import { Domain } from '../models/domain.ts';
-import { Invitation } from '../models/invitation.ts';
-import { Link } from '../models/link.ts';
-import { Project } from '../models/project.ts';
-import { Membership, Workspace, type MembershipDoc, type WorkspaceDoc } from '../models/workspace.ts';
-import { forbidden } from './auth-scopes.ts';
+import { listWorkspaceMembers, removeWorkspaceMember, updateWorkspaceMember, type MembershipDoc } from '../core/members.ts';
+import { createWorkspace, deleteWorkspace, listWorkspaces, updateWorkspace, type WorkspaceDoc } from '../core/workspaces.ts';
 import { builder } from './builder.ts';
 import { RoleEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { onWorkspace, workspaceArg } from './guards.ts';
 import { parseIdArg, toGlobalId } from './ids.ts';
-import { loadAll, loadByGlobalId, requireByGlobalId } from './loaders.ts';
-import { connectionType, paginate } from './pagination.ts';
+import { loadAll, loadByGlobalId } from './loaders.ts';
+import { connectionType, paginateListing } from './pagination.ts';
 import { ownUserOrPersonalData, PERSONAL_DATA, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
@@ -25,7 +18,6 @@ builder.node(WorkspaceRef, {
   authScopes: (workspace) => ({ visibleWorkspace: String(workspace._id) }),
   id: { resolve: (workspace) => String(workspace._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.workspace, ids),
-  isTypeOf: (value) => value instanceof Object && 'createdByUserId' in value && !('workspaceId' in value),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The workspace name.' }),
     viewerRole: t.field({
@@ -71,7 +63,7 @@ builder.objectField(WorkspaceRef, 'members', (t) =>
       nullable: true,
       description: 'The members of this workspace, oldest first (workspaces:read; null with a FORBIDDEN error without it).',
       authScopes: personalDataIn,
-      resolve: (workspace, args) => paginate(Membership, { workspaceId: workspace._id }, { createdAt: 1 }, args),
+      resolve: (workspace, args) => paginateListing(listWorkspaceMembers(workspace._id), args),
     },
     memberConnection,
   ),
@@ -85,10 +77,7 @@ builder.queryField('workspaces', (t) =>
       nullable: true,
       description: 'The workspaces this key can reach (its user is a member, and the key is not restricted away from them), newest first.',
       authScopes: { access: { resource: 'WORKSPACES', level: 'READ' } },
-      resolve: async (_root, args, ctx) => {
-        const ids = [...(await ctx.loaders.visibleWorkspaces())].map((id) => new Types.ObjectId(id));
-        return paginate(Workspace, { _id: { $in: ids } }, { createdAt: -1 }, args);
-      },
+      resolve: async (_root, args, ctx) => paginateListing(await listWorkspaces(ctx), args),
     },
     workspaceConnection,
   ),
@@ -122,19 +111,11 @@ builder.mutationField('createWorkspace', (t) =>
     type: WorkspacePayload,
     nullable: true,
     description: 'Creates a workspace owned by the key\'s user. Keys restricted to some workspaces cannot create more.',
-    authScopes: { access: { resource: 'WORKSPACES', level: 'WRITE' } },
+    // A key restricted to some workspaces may act only inside them: a new one would be outside.
+    authScopes: { access: { resource: 'WORKSPACES', level: 'WRITE' }, unrestrictedKey: true },
     errors: mutationErrors('CreateWorkspace', [ValidationError]),
     args: { input: t.arg({ type: CreateWorkspaceInput, required: true, description: 'The workspace.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const key = ctx.key!;
-      if (key.grant.workspaces.length > 0) {
-        throw forbidden('workspaces:write', 'This API key is restricted to some workspaces and so cannot create new ones; use an unrestricted key.');
-      }
-      const name = validateRequiredText(input.name, 'input.name', 100);
-      const workspace = (await Workspace.create({ name, createdByUserId: new Types.ObjectId(key.userId) })).toObject();
-      await Membership.create({ workspaceId: workspace._id, userId: workspace.createdByUserId, role: 'OWNER' });
-      return { workspace };
-    },
+    resolve: async (_root, { input }, ctx) => ({ workspace: await createWorkspace(ctx, { name: input.name }) }),
   }),
 );
 
@@ -155,11 +136,8 @@ builder.mutationField('updateWorkspace', (t) =>
     errors: mutationErrors('UpdateWorkspace', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateWorkspaceInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.id, 'input.id');
-      const set = input.name ? { name: validateRequiredText(input.name, 'input.name', 100) } : {};
-      const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { new: true }).lean<WorkspaceDoc>().exec();
-      if (!updated) throw new NotFoundError('Workspace');
-      return { workspace: updated };
+      const id = parseIdArg(input.id, 'Workspace', 'input.id');
+      return { workspace: await updateWorkspace(ctx, { id, name: input.name }) };
     },
   }),
 );
@@ -185,19 +163,8 @@ builder.mutationField('deleteWorkspace', (t) =>
     errors: mutationErrors('DeleteWorkspace', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: WorkspaceIdInput, required: true, description: 'The workspace to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const workspace = await requireByGlobalId(ctx, 'workspace', input.id, 'input.id');
-      const workspaceId = workspace._id;
-      // An idempotent sequence (no transactions): children first, then the workspace, then the
-      // memberships, so an interrupted delete can simply be run again by its owner.
-      await ClickBucket.deleteMany({ workspaceId });
-      await Link.deleteMany({ workspaceId });
-      await Project.deleteMany({ workspaceId });
-      await Domain.deleteMany({ workspaceId });
-      await Invitation.deleteMany({ workspaceId });
-      await Workspace.deleteOne({ _id: workspaceId });
-      await Membership.deleteMany({ workspaceId });
-      ctx.services.linkCache.clear();
-      return { deletedId: toGlobalId('Workspace', workspaceId) };
+      const workspace = await deleteWorkspace(ctx, { id: parseIdArg(input.id, 'Workspace', 'input.id') });
+      return { deletedId: toGlobalId('Workspace', workspace._id) };
     },
   }),
 );
@@ -218,32 +185,11 @@ const UpdateMemberInput = builder.inputType('UpdateWorkspaceMemberInput', {
   }),
 });
 
-async function requireMember(ctx: Context, workspaceGlobalId: string, userGlobalId: string): Promise<MembershipDoc> {
-  const workspace = await requireByGlobalId(ctx, 'workspace', workspaceGlobalId, 'input.workspaceId');
-  const userId = parseIdArg(userGlobalId, 'User', 'input.userId');
-  const member = await Membership.findOne({ workspaceId: workspace._id, userId }).lean<MembershipDoc>().exec();
-  if (!member) throw new NotFoundError('Workspace member');
-  return member;
-}
-
-const lastOwner = (action: string) =>
-  new ConflictError('input.userId', `the last OWNER cannot ${action}; make another member OWNER first, or delete the workspace`);
-
-const ownerCount = (workspaceId: MembershipDoc['workspaceId']) => Membership.countDocuments({ workspaceId, role: 'OWNER' });
-
-/**
- * Demotes or removes an OWNER without transactions: checked before (the common case) and again
- * after the write, undoing it when no OWNER is left, so two concurrent demotions cannot
- * leave a workspace without an owner.
- */
-async function changeOwnerSafely(member: MembershipDoc, action: string, write: () => Promise<unknown>, undo: () => Promise<unknown>) {
-  if (member.role === 'OWNER' && (await ownerCount(member.workspaceId)) <= 1) throw lastOwner(action);
-  await write();
-  if (member.role === 'OWNER' && (await ownerCount(member.workspaceId)) === 0) {
-    await undo();
-    throw lastOwner(action);
-  }
-}
+/** The workspace and user ids of a member input, parsed in argument order. */
+const memberIds = (input: { workspaceId: string; userId: string }) => ({
+  workspaceId: parseIdArg(input.workspaceId, 'Workspace', 'input.workspaceId'),
+  userId: parseIdArg(input.userId, 'User', 'input.userId'),
+});
 
 builder.mutationField('updateWorkspaceMember', (t) =>
   t.field({
@@ -253,15 +199,7 @@ builder.mutationField('updateWorkspaceMember', (t) =>
     authScopes: onWorkspace('WORKSPACES', 'WRITE', memberInWorkspace),
     errors: mutationErrors('UpdateWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: UpdateMemberInput, required: true, description: 'The member and role.' }) },
-    resolve: async (_root, { input }, ctx) => {
-      const member = await requireMember(ctx, input.workspaceId, input.userId);
-      const setRole = (role: MembershipDoc['role']) => Membership.updateOne({ _id: member._id }, { $set: { role } });
-      if (input.role === 'OWNER') await setRole('OWNER');
-      else await changeOwnerSafely(member, 'be demoted', () => setRole(input.role), () => setRole('OWNER'));
-      const updated = await Membership.findById(member._id).lean<MembershipDoc>().exec();
-      if (!updated) throw new NotFoundError('Workspace member');
-      return { member: updated };
-    },
+    resolve: async (_root, { input }, ctx) => ({ member: await updateWorkspaceMember(ctx, { ...memberIds(input), role: input.role }) }),
   }),
 );
 
@@ -282,13 +220,7 @@ builder.mutationField('removeWorkspaceMember', (t) =>
     errors: mutationErrors('RemoveWorkspaceMember', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: RemoveMemberInput, required: true, description: 'The member to remove.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const member = await requireMember(ctx, input.workspaceId, input.userId);
-      await changeOwnerSafely(
-        member,
-        'leave',
-        () => Membership.deleteOne({ _id: member._id }),
-        () => Membership.create(member),
-      );
+      const member = await removeWorkspaceMember(ctx, memberIds(input));
       return { deletedId: toGlobalId('User', member.userId) };
     },
   }),

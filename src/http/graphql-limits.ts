@@ -15,7 +15,7 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { DOCUMENT_LIMITS, INTROSPECTION_CACHE_ENTRIES } from './schema/limits.ts';
+import { DOCUMENT_LIMITS, INTROSPECTION_CACHE_ENTRIES } from '../schema/limits.ts';
 
 /**
  * A document over a limit: HTTP 400 whatever the Accept header (the request is refused, like a
@@ -26,6 +26,26 @@ function tooComplex(message: string, limit: number): GraphQLError {
 }
 
 const SPLIT = 'or split it into several requests';
+
+/** True when every root field of the operation that would run is __schema, __type or __typename. */
+export function isIntrospectionOnly(document: DocumentNode, operationName?: string | null): boolean {
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  );
+  const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+  if (!operation || (!operationName && operations.length > 1)) return false;
+  const onlyIntrospection = (set: SelectionSetNode, seen: Set<string>): boolean =>
+    set.selections.every((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value.startsWith('__');
+      if (selection.kind === Kind.INLINE_FRAGMENT) return onlyIntrospection(selection.selectionSet, seen);
+      const name = selection.name.value;
+      const fragment = fragments.get(name);
+      if (!fragment || seen.has(name)) return false;
+      return onlyIntrospection(fragment.selectionSet, new Set([...seen, name]));
+    });
+  return onlyIntrospection(operation.selectionSet, new Set());
+}
 
 /** True when the document has more tokens than `max`; lexes at most max + 1 tokens. */
 export function exceedsTokens(query: string, max: number): boolean {
@@ -155,10 +175,7 @@ export function hideSuggestions(): Plugin {
  * operation name and variables always give the same result, whoever asks. Only results without
  * errors are kept; the least recently used entry goes first.
  */
-export function cacheIntrospection(
-  isIntrospectionOnly: (document: DocumentNode, operationName?: string | null) => boolean,
-  maxEntries = INTROSPECTION_CACHE_ENTRIES,
-): Plugin {
+export function cacheIntrospection(maxEntries = INTROSPECTION_CACHE_ENTRIES): Plugin {
   const cache = new Map<string, ExecutionResult>();
   return {
     onExecute({ args, setResultAndStopExecution }) {

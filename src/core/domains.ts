@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import type { Types } from 'mongoose';
+import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
+import { Domain, type DomainDoc } from '../models/domain.ts';
+import { Link } from '../models/link.ts';
+import { destinationHost, validateHostname } from '../rules/validation.ts';
+import type { Actor } from './actor.ts';
+import { validateDestination } from './destinations.ts';
+import { requireTxtRecord } from './dns.ts';
+import { listing, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
+
+export type { DomainDoc } from '../models/domain.ts';
+
+export const VERIFICATION_PREFIX = '_taapit-verify';
+
+/** The TXT record whose presence proves that the workspace controls the domain. */
+export function verificationRecord(domain: Pick<DomainDoc, 'hostname' | 'verificationToken'>) {
+  return { type: 'TXT', name: `${VERIFICATION_PREFIX}.${domain.hostname}`, value: `taapit-verify=${domain.verificationToken}` };
+}
+
+/** A domain the actor may see, or NotFoundError (the same answer for one it may not see). */
+async function visibleDomain(actor: Actor, id: Types.ObjectId): Promise<DomainDoc> {
+  const domain = await actor.loaders.domain.load(String(id));
+  if (!domain) throw new NotFoundError('Domain');
+  return domain;
+}
+
+/** The custom domains of one visible workspace, or of every visible one, newest first. */
+export async function listDomains(actor: Actor, scope: WorkspaceScope): Promise<Listing<DomainDoc>> {
+  return listing(Domain, { workspaceId: { $in: await scopeWorkspaceIds(actor, scope) } }, { createdAt: -1 });
+}
+
+export interface AddDomainInput {
+  workspaceId: Types.ObjectId;
+  hostname: string;
+  notFoundUrl?: string | null;
+}
+
+export async function addDomain(actor: Actor, input: AddDomainInput, at = 'input'): Promise<DomainDoc> {
+  const workspace = await actor.loaders.workspace.load(String(input.workspaceId));
+  if (!workspace) throw new NotFoundError('Workspace');
+  const hostname = validateHostname(input.hostname, `${at}.hostname`);
+  const { shortDomain } = actor.services.config;
+  if (hostname === shortDomain.replace(/:\d+$/, '')) {
+    throw new ValidationError(`${at}.hostname`, `${hostname} is the platform's own short domain; every workspace can use it already`);
+  }
+  const notFoundUrl = input.notFoundUrl
+    ? await validateDestination(input.notFoundUrl, `${at}.notFoundUrl`, { shortDomain, workspaceId: workspace._id })
+    : null;
+  // The domain is not stored yet, so the check above cannot see it.
+  if (notFoundUrl && destinationHost(new URL(notFoundUrl)) === hostname) {
+    throw new ValidationError(`${at}.notFoundUrl`, `${hostname} is the domain itself: its not-found page would redirect to itself; use another site`);
+  }
+  try {
+    const domain = await Domain.create({ workspaceId: workspace._id, hostname, notFoundUrl, verificationToken: randomBytes(16).toString('hex') });
+    return domain.toObject();
+  } catch (error) {
+    if (isDuplicateKeyError(error)) throw new ConflictError(`${at}.hostname`, `${hostname} is already registered on this platform`);
+    throw error;
+  }
+}
+
+export interface DomainIdInput {
+  id: Types.ObjectId;
+}
+
+/** Marks the domain verified once its TXT record is published; a verified domain stays as it is. */
+export async function verifyDomain(actor: Actor, input: DomainIdInput, _at = 'input'): Promise<DomainDoc> {
+  const domain = await visibleDomain(actor, input.id);
+  if (domain.verified) return domain;
+  const record = verificationRecord(domain);
+  await requireTxtRecord(actor.services.txtResolver, record.name, record.value);
+  const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: { verified: true, verifiedAt: new Date() } }, { new: true })
+    .lean<DomainDoc>()
+    .exec();
+  if (!updated) throw new NotFoundError('Domain');
+  // This instance may have cached the host as unverified (a 404): serve it from now on.
+  actor.services.linkCache.invalidateHost(domain.hostname);
+  return updated;
+}
+
+export interface UpdateDomainInput {
+  id: Types.ObjectId;
+  /** undefined keeps it, null clears it. */
+  notFoundUrl?: string | null;
+  primary?: boolean | null;
+}
+
+export async function updateDomain(actor: Actor, input: UpdateDomainInput, at = 'input'): Promise<DomainDoc> {
+  const domain = await visibleDomain(actor, input.id);
+  const set: Partial<DomainDoc> = {};
+  if (input.notFoundUrl !== undefined) {
+    set.notFoundUrl =
+      input.notFoundUrl === null
+        ? null
+        : await validateDestination(input.notFoundUrl, `${at}.notFoundUrl`, { shortDomain: actor.services.config.shortDomain, workspaceId: domain.workspaceId });
+  }
+  if (input.primary === true && !domain.verified) {
+    throw new ValidationError(`${at}.primary`, 'verify the domain before making it primary');
+  }
+  if (typeof input.primary === 'boolean') set.primary = input.primary;
+  // Two writes, safe to repeat: unset the other primaries, then set this one.
+  if (input.primary === true) await Domain.updateMany({ workspaceId: domain.workspaceId, _id: { $ne: domain._id } }, { $set: { primary: false } });
+  const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: set }, { new: true }).lean<DomainDoc>().exec();
+  if (!updated) throw new NotFoundError('Domain');
+  actor.services.linkCache.invalidateHost(domain.hostname);
+  return updated;
+}
+
+export interface DeleteDomainInput {
+  id: Types.ObjectId;
+  /** Archive the links still on the domain; without it a domain with links is not deleted. */
+  archiveLinks?: boolean | null;
+}
+
+/** Deletes the domain and returns it as it was. */
+export async function deleteDomain(actor: Actor, input: DeleteDomainInput, at = 'input'): Promise<DomainDoc> {
+  const domain = await visibleDomain(actor, input.id);
+  const links = await Link.countDocuments({ domain: domain.hostname });
+  if (links > 0 && !input.archiveLinks) {
+    throw new ConflictError(
+      `${at}.archiveLinks`,
+      `${domain.hostname} still has ${links} link(s); pass archiveLinks: true to archive them, or move them to another domain first`,
+    );
+  }
+  if (links > 0) {
+    // Archived links keep their slugs but leave the hostname, so a later owner of it starts clean.
+    await Link.updateMany({ domain: domain.hostname }, { $set: { archived: true, domain: `${domain.hostname}#deleted-${domain._id}` } });
+  }
+  await Domain.deleteOne({ _id: domain._id });
+  actor.services.linkCache.invalidateHost(domain.hostname);
+  return domain;
+}

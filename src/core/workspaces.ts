@@ -1,0 +1,61 @@
+import { Types } from 'mongoose';
+import { NotFoundError } from '../errors.ts';
+import { Membership, Workspace, type WorkspaceDoc } from '../models/workspace.ts';
+import { validateRequiredText } from '../rules/validation.ts';
+import type { Actor } from './actor.ts';
+import { listing, type Listing } from './listing.ts';
+import { WORKSPACE_CASCADE } from './resources.ts';
+import { actingUserId } from './users.ts';
+
+export type { MembershipDoc, WorkspaceDoc } from '../models/workspace.ts';
+
+/** A workspace the actor may see, else NotFoundError (exactly as for one that does not exist). */
+export async function requireWorkspace(actor: Actor, workspaceId: Types.ObjectId): Promise<WorkspaceDoc> {
+  const workspace = await actor.loaders.workspace.load(String(workspaceId));
+  if (!workspace) throw new NotFoundError('Workspace');
+  return workspace;
+}
+
+/** The workspaces the actor can reach, newest first. */
+export async function listWorkspaces(actor: Actor): Promise<Listing<WorkspaceDoc>> {
+  const ids = [...(await actor.loaders.visibleWorkspaces())].map((id) => new Types.ObjectId(id));
+  return listing(Workspace, { _id: { $in: ids } }, { createdAt: -1 });
+}
+
+export interface CreateWorkspaceInput {
+  name: string;
+}
+
+/** A workspace owned by the actor's user, who becomes its OWNER. */
+export async function createWorkspace(actor: Actor, input: CreateWorkspaceInput, at = 'input'): Promise<WorkspaceDoc> {
+  const name = validateRequiredText(input.name, `${at}.name`, 100);
+  const workspace = (await Workspace.create({ name, createdByUserId: actingUserId(actor) })).toObject();
+  await Membership.create({ workspaceId: workspace._id, userId: workspace.createdByUserId, role: 'OWNER' });
+  return workspace;
+}
+
+export interface UpdateWorkspaceInput {
+  id: Types.ObjectId;
+  name?: string | null;
+}
+
+export async function updateWorkspace(actor: Actor, input: UpdateWorkspaceInput, at = 'input'): Promise<WorkspaceDoc> {
+  const workspace = await requireWorkspace(actor, input.id);
+  const set = input.name ? { name: validateRequiredText(input.name, `${at}.name`, 100) } : {};
+  const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { new: true }).lean<WorkspaceDoc>().exec();
+  if (!updated) throw new NotFoundError('Workspace');
+  return updated;
+}
+
+/** Deletes a workspace and everything it owns; answers the deleted workspace. */
+export async function deleteWorkspace(actor: Actor, input: { id: Types.ObjectId }): Promise<WorkspaceDoc> {
+  const workspace = await requireWorkspace(actor, input.id);
+  const workspaceId = workspace._id;
+  // An idempotent sequence (no transactions): what it owns first, then the workspace, then the
+  // memberships, so an interrupted delete can simply be run again by its owner.
+  for (const model of WORKSPACE_CASCADE) await model.deleteMany({ workspaceId }).exec();
+  await Workspace.deleteOne({ _id: workspaceId }).exec();
+  await Membership.deleteMany({ workspaceId }).exec();
+  actor.services.linkCache.clear();
+  return workspace;
+}
