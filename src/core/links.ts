@@ -17,6 +17,7 @@ import { escapeRegex, validatePositiveInt, validateTags, validateText } from '..
 import type { Actor } from './actor.ts';
 import { validateDestination } from './destinations.ts';
 import { listing, visibleWorkspaceIds, type Listing } from './listing.ts';
+import { actingUserId } from './users.ts';
 
 export type { LinkDoc, Utm } from '../models/link.ts';
 
@@ -122,8 +123,8 @@ export async function createLink(actor: Actor, input: CreateLinkInput, at = 'inp
     utm: validateUtm(input.utm, `${at}.utm`),
     expiresAt: validateExpiry(input.expiresAt, `${at}.expiresAt`),
     maxClicks: validatePositiveInt(input.maxClicks, `${at}.maxClicks`),
-    createdByUserId: new Types.ObjectId(actor.key!.userId),
-    createdByKeyId: new Types.ObjectId(actor.key!.id),
+    createdByUserId: actingUserId(actor),
+    createdByKeyId: actor.key ? new Types.ObjectId(actor.key.id) : null,
   };
   const customSlug = input.slug ? validateSlug(input.slug, `${at}.slug`) : null;
   const projectId = await resolveProjectId(actor, workspace._id, input.projectId, at);

@@ -5,6 +5,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Access, Resource } from '../rules/permissions.ts';
+import type { AuthenticatedKey } from '../auth/authenticate.ts';
 import type { Context } from '../context.ts';
 import { authScopesFor, unauthorizedError } from './auth-scopes.ts';
 import { complexityError, fieldComplexity } from './complexity.ts';
@@ -24,6 +25,8 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   DefaultFieldNullability: false;
   DefaultAuthStrategy: 'all';
+  /** What a field guarded with t.withAuth({ authenticated: true }) may rely on: a key. */
+  AuthContexts: { authenticated: Context & { key: AuthenticatedKey } };
   AuthScopes: {
     /** Any valid key. */
     authenticated: boolean;

@@ -70,10 +70,9 @@ export const ViewerRef = builder.objectRef<AuthenticatedKey>('Viewer').implement
 });
 
 builder.queryField('viewer', (t) =>
-  t.field({
+  t.withAuth({ authenticated: true }).field({
     type: ViewerRef,
     description: 'The calling key, its user and effective permissions: the way to validate a key.',
-    authScopes: { authenticated: true },
-    resolve: (_root, _args, ctx) => ctx.key!,
+    resolve: (_root, _args, ctx) => ctx.key,
   }),
 );
