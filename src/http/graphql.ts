@@ -1,5 +1,4 @@
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type Context } from '../context.ts';
 import { requestStore } from '../logger.ts';
@@ -29,7 +28,8 @@ export function createGraphQLHandler(services: Services) {
     multipart: false,
     logging: false,
     // GraphiQL served from this server (bundled), not from a CDN: works offline and behind strict CSPs.
-    renderGraphiQL,
+    // The bundle costs ~50 MB of memory, so it is loaded when a browser first asks for it.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     graphiql: {
       title: 'taapit-api',
       // ASCII only: browsers refuse non-Latin-1 header values, which would break GraphiQL's first fetch.

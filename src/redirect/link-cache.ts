@@ -1,13 +1,14 @@
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
+import { LruCache } from '../rules/lru-cache.ts';
 
 export interface CachedLink {
   link: LinkDoc | null;
   /** The click recorder's flushed mark when the document was read (see ClickRecorder.unseenSince). */
   clickMark: number;
-  cachedAt: number;
 }
 
+/** Hot links stay cached however many others are looked up (least recently used ones go first). */
 const MAX_ENTRIES = 50_000;
 
 /**
@@ -16,37 +17,35 @@ const MAX_ENTRIES = 50_000;
  * see the change within the TTL.
  */
 export class LinkCache {
-  private entries = new Map<string, CachedLink>();
-  private domains = new Map<string, { domain: DomainDoc | null; cachedAt: number }>();
+  private readonly entries: LruCache<string, CachedLink>;
+  private readonly domains: LruCache<string, DomainDoc | null>;
 
   constructor(
-    private readonly ttlMs: number,
+    ttlMs: number,
     private readonly clickMark: (linkId: string) => number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+    maxEntries = MAX_ENTRIES,
+  ) {
+    this.entries = new LruCache(maxEntries, ttlMs, now);
+    this.domains = new LruCache(maxEntries, ttlMs, now);
+  }
 
   async find(host: string, slug: string): Promise<CachedLink> {
     const key = `${host}/${slug}`;
     const cached = this.entries.get(key);
-    if (cached && this.now() - cached.cachedAt < this.ttlMs) return cached;
+    if (cached) return cached;
     const link = await Link.findOne({ domain: host, slug }).lean<LinkDoc>().exec();
-    const entry: CachedLink = { link, clickMark: link ? this.clickMark(String(link._id)) : 0, cachedAt: this.now() };
-    if (this.ttlMs > 0) {
-      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-      this.entries.set(key, entry);
-    }
+    const entry: CachedLink = { link, clickMark: link ? this.clickMark(String(link._id)) : 0 };
+    this.entries.set(key, entry);
     return entry;
   }
 
   /** The custom domain registered for `host`, or null. */
   async findDomain(host: string): Promise<DomainDoc | null> {
     const cached = this.domains.get(host);
-    if (cached && this.now() - cached.cachedAt < this.ttlMs) return cached.domain;
+    if (cached !== undefined) return cached;
     const domain = await Domain.findOne({ hostname: host }).lean<DomainDoc>().exec();
-    if (this.ttlMs > 0) {
-      if (this.domains.size >= MAX_ENTRIES) this.domains.clear();
-      this.domains.set(host, { domain, cachedAt: this.now() });
-    }
+    this.domains.set(host, domain);
     return domain;
   }
 
@@ -57,7 +56,7 @@ export class LinkCache {
   /** Drops every entry of a domain (domain deleted or its notFoundUrl changed). */
   invalidateHost(host: string): void {
     this.domains.delete(host);
-    for (const key of this.entries.keys()) if (key.startsWith(`${host}/`)) this.entries.delete(key);
+    this.entries.deleteWhere((key) => key.startsWith(`${host}/`));
   }
 
   clear(): void {

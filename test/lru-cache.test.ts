@@ -1,0 +1,64 @@
+import fc from 'fast-check';
+import { Types } from 'mongoose';
+import { describe, expect, it } from 'vitest';
+import { Link } from '../src/models/link.ts';
+import { LinkCache } from '../src/redirect/link-cache.ts';
+import { LruCache } from '../src/rules/lru-cache.ts';
+import { countQueries, useTestDatabase } from './helpers.ts';
+
+const { commands } = useTestDatabase();
+
+describe('LruCache', () => {
+  it('evicts the least recently used entry, not everything, when full', () => {
+    const cache = new LruCache<string, number>(3, 60_000);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.set('c', 3);
+    expect(cache.get('a')).toBe(1); // a is now the newest
+    cache.set('d', 4);
+    expect([cache.get('a'), cache.get('b'), cache.get('c'), cache.get('d')]).toEqual([1, undefined, 3, 4]);
+  });
+
+  it('forgets entries older than the TTL, and stores nothing with a TTL of 0', () => {
+    let now = 0;
+    const cache = new LruCache<string, number>(10, 1000, () => now);
+    cache.set('a', 1);
+    now = 999;
+    expect(cache.get('a')).toBe(1);
+    now = 1000;
+    expect(cache.get('a')).toBeUndefined();
+    const off = new LruCache<string, number>(10, 0);
+    off.set('a', 1);
+    expect(off.get('a')).toBeUndefined();
+  });
+
+  it('never holds more than its bound, and the last key set is always there', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 })), { maxLength: 200 }), (max, ops) => {
+        const cache = new LruCache<number, number>(max, 60_000);
+        for (const [write, key] of ops) {
+          if (write) {
+            cache.set(key, key);
+            expect(cache.get(key)).toBe(key);
+          } else cache.get(key);
+          expect(cache.size).toBeLessThanOrEqual(max);
+        }
+      }),
+    );
+  });
+});
+
+describe('LinkCache', () => {
+  it('a hot link stays cached while many others are looked up (no clear-all at the bound)', async () => {
+    const workspaceId = new Types.ObjectId();
+    await Link.create({ workspaceId, domain: 'lru.test', slug: 'hot', url: 'https://example.com/', createdByUserId: new Types.ObjectId() });
+    const cache = new LinkCache(60_000, () => 0, Date.now, 3);
+    expect((await cache.find('lru.test', 'hot')).link?.slug).toBe('hot');
+    for (const slug of ['m1', 'm2', 'm3', 'm4', 'm5']) {
+      await cache.find('lru.test', slug);
+      await cache.find('lru.test', 'hot'); // used between misses: stays among the newest
+    }
+    const again = await countQueries(commands, () => cache.find('lru.test', 'hot'));
+    expect(again.count).toBe(0);
+  });
+});
