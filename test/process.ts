@@ -45,7 +45,7 @@ export function tempDir(prefix = 'taapit-'): string {
 export function ferretProcesses(dataDir: string): string[] {
   try {
     // Anchored on the binary path so the watchdog shell wrapping it does not count.
-    return execFileSync('pgrep', ['-f', `^/\\S+/ferretdb-v[0-9.]+ --handler=sqlite --sqlite-url=file:${dataDir}`], { encoding: 'utf8' })
+    return execFileSync('pgrep', ['-f', `^/\\S+/ferretdb-v\\S+ --handler=sqlite --sqlite-url=file:${dataDir}`], { encoding: 'utf8' })
       .trim()
       .split('\n')
       .filter(Boolean);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,18 +7,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 
-export const FERRETDB_VERSION = 'v1.24.2';
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const buildScript = path.join(projectRoot, 'scripts/build-ferretdb.sh');
+// The version and patch level are defined once, in the file the build script sources.
+const buildEnvFile = path.join(projectRoot, 'scripts/ferretdb/build.env');
 
 export class EmbeddedDbError extends Error {
   override name = 'EmbeddedDbError';
 }
 
+/** `ferretdb-<version>-<build>`: the cached binary's name, so a new patch level gets a fresh build. */
+export function ferretBinaryName(): string {
+  const vars = Object.fromEntries(
+    [...readFileSync(buildEnvFile, 'utf8').matchAll(/^(FERRETDB_\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]),
+  );
+  if (!vars.FERRETDB_VERSION || !vars.FERRETDB_BUILD) {
+    throw new EmbeddedDbError(`${buildEnvFile} must set FERRETDB_VERSION and FERRETDB_BUILD.`);
+  }
+  return `ferretdb-${vars.FERRETDB_VERSION}-${vars.FERRETDB_BUILD}`;
+}
+
 export function ferretBinaryPath(env: NodeJS.ProcessEnv = process.env): string {
   const cacheDir =
     env.FERRETDB_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'taapit-api');
-  return path.join(cacheDir, `ferretdb-${FERRETDB_VERSION}`);
+  return path.join(cacheDir, ferretBinaryName());
 }
 
 /** Returns the cached FerretDB binary, building it once (about a minute or two) when missing. */
