@@ -5,6 +5,7 @@ import { resolvePepper } from './auth/pepper.ts';
 import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './rules/permissions.ts';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/connection.ts';
+import { runMigrations } from './db/migrations.ts';
 import { createActor, type Actor } from './core/actor.ts';
 import { createApiKey, deactivateApiKey, listApiKeys } from './core/api-keys.ts';
 import { seedDemo } from './core/demo.ts';
@@ -67,6 +68,7 @@ async function withDatabase<T>(config: Config, logger: Logger, pepper: string, r
   const db = await openDatabase(config);
   try {
     await ensureIndexes();
+    await runMigrations(logger);
     return await run(createActor(createServices(config, logger, db, pepper), null));
   } finally {
     await db.close();

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { resolvePepper } from './auth/pepper.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/connection.ts';
+import { runMigrations } from './db/migrations.ts';
 import { bootstrapDemo } from './core/demo.ts';
 import { ensureIndexes } from './models/index.ts';
 import { createServices, startServices, stopServices, type Services } from './services.ts';
@@ -74,6 +75,7 @@ export async function startServer(
   let services: Services | undefined;
   try {
     await ensureIndexes();
+    await runMigrations(logger);
     if (db.kind === 'ferretdb' && !config.production) {
       const demo = await bootstrapDemo(pepper);
       if (demo) options.announce?.(demo);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../src/rules/keys.ts';
 import { MemoryRateLimiter, MongoRateLimiter } from '../src/auth/rate-limit.ts';
 import { ApiKey } from '../src/models/api-key.ts';
+import { ApiKeySecret } from '../src/models/api-key-secret.ts';
 import {
   countQueries,
   createTestApp,
@@ -425,6 +426,8 @@ describe('secrets at rest and in logs', () => {
     expect(scanned).toBeGreaterThan(0);
     for (const secret of secrets) expect(t.logs.text).not.toContain(secret.slice(7));
     expect(await ApiKey.countDocuments({ secretHash: { $exists: true } })).toBeGreaterThan(0);
+    // The secret documents (scanned above with every collection) are keyed by the HMAC too.
+    expect(await ApiKeySecret.countDocuments()).toBeGreaterThan(0);
   });
 });
 

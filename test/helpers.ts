@@ -32,13 +32,18 @@ export function isFerret(): boolean {
 }
 
 /** Connects this test file to a fresh database, dropped after the file. */
-export function useTestDatabase(): { db: () => Database; commands: string[] } {
+export function useTestDatabase(): { db: () => Database; commands: string[]; started: { commandName: string; command: Record<string, any> }[] } {
   let db: Database | undefined;
   const commands: string[] = [];
+  /** The same commands with their bodies (filters), for tests that check what a query asks. */
+  const started: { commandName: string; command: Record<string, any> }[] = [];
   beforeAll(async () => {
     const name = `t_${randomBytes(6).toString('hex')}`;
     const connection = await connectMongoose(testDbUri(name), { ferret: isFerret(), timeoutMs: 10_000, monitorCommands: true });
-    connection.getClient().on('commandStarted', (event) => commands.push(event.commandName));
+    connection.getClient().on('commandStarted', (event) => {
+      commands.push(event.commandName);
+      started.push({ commandName: event.commandName, command: event.command });
+    });
     await ensureIndexes();
     db = databaseFromConnection(isFerret() ? 'ferretdb' : 'mongodb', connection);
   });
@@ -46,7 +51,7 @@ export function useTestDatabase(): { db: () => Database; commands: string[] } {
     await mongoose.connection.db?.dropDatabase().catch(() => {});
     await mongoose.disconnect();
   });
-  return { db: () => db!, commands };
+  return { db: () => db!, commands, started };
 }
 
 /** Counts the data commands (not handshakes or pings) that `run` sends. */

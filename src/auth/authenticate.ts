@@ -1,6 +1,7 @@
 import type { BlockList } from 'node:net';
 import type { Types } from 'mongoose';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
+import { ApiKeySecret, type ApiKeySecretDoc } from '../models/api-key-secret.ts';
 import { buildIpAllowList, ipAllowed } from '../rules/ip.ts';
 import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
 import type { KeyGrant } from '../rules/permissions.ts';
@@ -56,8 +57,9 @@ export interface KeyAuthenticatorOptions {
 
 /**
  * Verifies Bearer keys: format and checksum first (no I/O), then an in-memory cache of
- * records by HMAC, then one indexed query. The decision (status, expiry, grace, IPs) is
- * re-evaluated on every request from the cached record, so only the record is ever stale.
+ * records by HMAC, then primary-key reads (the secret document by HMAC, then the key by id).
+ * The decision (status, expiry, grace, IPs) is re-evaluated on every request from the cached
+ * record, so only the record is ever stale.
  */
 export class KeyAuthenticator {
   private readonly cache = new Map<string, CacheEntry>();
@@ -132,9 +134,10 @@ export class KeyAuthenticator {
   private async lookup(hash: string): Promise<CacheEntry> {
     const cached = this.cache.get(hash);
     if (cached && this.now() - cached.cachedAt < this.options.cacheTtlMs) return cached;
-    const doc = await ApiKey.findOne({ $or: [{ secretHash: hash }, { previousSecretHash: hash }] })
-      .lean<ApiKeyDoc>()
-      .exec();
+    // Two primary-key reads at most (an unknown key costs one); decide() then checks the hash
+    // against the key record itself, so a stale secret document cannot let anything in.
+    const secret = await ApiKeySecret.findById(hash, { keyId: 1 }).lean<Pick<ApiKeySecretDoc, '_id' | 'keyId'>>().exec();
+    const doc = secret ? await ApiKey.findById(secret.keyId).lean<ApiKeyDoc>().exec() : null;
     const entry: CacheEntry = {
       doc,
       cachedAt: this.now(),

@@ -12,6 +12,7 @@ import {
 } from '../rules/permissions.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
+import { ApiKeySecret } from '../models/api-key-secret.ts';
 import { Membership } from '../models/workspace.ts';
 import type { Actor } from './actor.ts';
 import { listing, type Listing } from './listing.ts';
@@ -143,6 +144,11 @@ export interface CreatedKey {
   secret: string;
 }
 
+/**
+ * Writes a new key. The secret document goes first, under an id chosen here: if the process dies
+ * before the key is written, that document points at no key and authenticates nothing (and the
+ * secret was never shown). The other order could leave a key that no secret finds.
+ */
 export async function insertApiKey(options: {
   userId: Types.ObjectId;
   spec: KeySpec;
@@ -151,20 +157,31 @@ export async function insertApiKey(options: {
   createdByKeyId?: Types.ObjectId | null;
 }): Promise<CreatedKey> {
   const secret = generateApiKey();
-  const created = await ApiKey.create({
-    userId: options.userId,
-    ...options.spec,
-    secretHash: hashApiKey(secret, options.pepper),
-    hint: keyHint(secret),
-    createdVia: options.createdVia,
-    createdByKeyId: options.createdByKeyId ?? null,
-  });
-  return { doc: created.toObject(), secret };
+  const secretHash = hashApiKey(secret, options.pepper);
+  const _id = new Types.ObjectId();
+  await ApiKeySecret.create({ _id: secretHash, keyId: _id, kind: 'current' });
+  try {
+    const created = await ApiKey.create({
+      _id,
+      userId: options.userId,
+      ...options.spec,
+      secretHash,
+      hint: keyHint(secret),
+      createdVia: options.createdVia,
+      createdByKeyId: options.createdByKeyId ?? null,
+    });
+    return { doc: created.toObject(), secret };
+  } catch (error) {
+    await ApiKeySecret.deleteOne({ _id: secretHash }).catch(() => {});
+    throw error;
+  }
 }
 
 /**
  * A new secret for a key; the old one keeps working for graceSeconds (0: refused at once).
- * The old hash is kept either way, so a rotated-out secret is told "rotated", not "unknown".
+ * The old hash is kept either way, so a rotated-out secret is told "rotated", not "unknown";
+ * the secret before it is forgotten. The new secret document is written before the key points
+ * at it, and removed again when the key changed under us (a concurrent rotation or delete).
  */
 export async function rotateSecret(
   doc: ApiKeyDoc,
@@ -173,12 +190,14 @@ export async function rotateSecret(
   now = new Date(),
 ): Promise<CreatedKey | null> {
   const secret = generateApiKey();
+  const secretHash = hashApiKey(secret, pepper);
   const graceEnd = new Date(now.getTime() + graceSeconds * 1000);
+  await ApiKeySecret.create({ _id: secretHash, keyId: doc._id, kind: 'current' });
   const updated = await ApiKey.findOneAndUpdate(
     { _id: doc._id, secretHash: doc.secretHash },
     {
       $set: {
-        secretHash: hashApiKey(secret, pepper),
+        secretHash,
         hint: keyHint(secret),
         previousSecretHash: doc.secretHash,
         previousSecretExpiresAt: graceEnd,
@@ -188,7 +207,20 @@ export async function rotateSecret(
   )
     .lean<ApiKeyDoc>()
     .exec();
-  return updated ? { doc: updated, secret } : null;
+  if (!updated) {
+    await ApiKeySecret.deleteOne({ _id: secretHash });
+    return null;
+  }
+  // Upserted, so a key whose secret document is missing gets one for its previous secret.
+  await ApiKeySecret.updateOne(
+    { _id: doc.secretHash },
+    { $set: { kind: 'previous' }, $setOnInsert: { keyId: doc._id, createdAt: now } },
+    { upsert: true },
+  );
+  if (doc.previousSecretHash && doc.previousSecretHash !== doc.secretHash) {
+    await ApiKeySecret.deleteOne({ _id: doc.previousSecretHash });
+  }
+  return { doc: updated, secret };
 }
 
 // Use cases. An actor with a key acts on its own user's keys only (another user's key looks like
@@ -327,6 +359,9 @@ export async function deactivateApiKey(actor: Actor, id: Types.ObjectId): Promis
 /** Deletes a key for good; returns it as it was. */
 export async function deleteApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
   const doc = await requireApiKey(actor, id);
+  // Secrets first: a crash in between leaves a listed key that no secret reaches, and deleting it
+  // again finishes the job; a secret document left behind would point at nothing anyway.
+  for (const hash of [doc.secretHash, doc.previousSecretHash]) if (hash) await ApiKeySecret.deleteOne({ _id: hash });
   await ApiKey.deleteOne({ _id: doc._id });
   actor.services.authenticator.invalidate(doc._id);
   return doc;

@@ -6,7 +6,10 @@ export interface ApiKeyDoc {
   _id: Types.ObjectId;
   userId: Types.ObjectId;
   name: string;
-  /** HMAC-SHA256(pepper, key): the only trace of the secret at rest. */
+  /**
+   * HMAC-SHA256(pepper, key): the only trace of the secret at rest. Found through ApiKeySecret
+   * (whose _id is this hash); compared here, so the key record decides which secret is current.
+   */
   secretHash: string;
   hint: string;
   /** The secret replaced by the last rotation, still accepted until previousSecretExpiresAt. */
@@ -60,8 +63,7 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
   },
   { timestamps: true },
 );
-apiKeySchema.index({ secretHash: 1 }, { unique: true });
-apiKeySchema.index({ previousSecretHash: 1 });
+// Keys are found by secret through ApiKeySecret (a primary-key read), never by these hashes.
 apiKeySchema.index({ userId: 1, createdAt: -1 });
 
 export const ApiKey = mongoose.model<ApiKeyDoc>('ApiKey', apiKeySchema);

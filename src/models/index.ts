@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import './api-key.ts';
+import './api-key-secret.ts';
 import './rate-limit-window.ts';
 import './user.ts';
 import './workspace.ts';
