@@ -1,0 +1,110 @@
+// Fills the bench database fast: filler links and click buckets go in with insertMany, 1000
+// documents a command (FerretDB hangs on update batches of 100+ statements, not on inserts); keys
+// go through insertApiKey so that however keys are stored, the filler is stored the same way.
+import { randomBytes } from 'node:crypto';
+import { Types } from 'mongoose';
+import { insertApiKey } from '../../src/core/api-keys.ts';
+import { ClickBucket, clickBucketId } from '../../src/models/click-bucket.ts';
+import { Domain } from '../../src/models/domain.ts';
+import { Link } from '../../src/models/link.ts';
+import { Project } from '../../src/models/project.ts';
+import { User } from '../../src/models/user.ts';
+import { Membership, Workspace } from '../../src/models/workspace.ts';
+
+const INSERT_CHUNK = 1000;
+const KEY_CONCURRENCY = 16;
+export const CUSTOM_DOMAIN = 'go.bench.example';
+
+export interface BenchWorld {
+  userId: Types.ObjectId;
+  workspaceId: Types.ObjectId;
+  projectId: Types.ObjectId;
+  /** The key every warm request uses (FULL, created first). */
+  secret: string;
+  /** Filler links: ids spread over the collection, for click flushes. */
+  fillerLinks: { _id: Types.ObjectId; workspaceId: Types.ObjectId }[];
+  links: number;
+  keys: number;
+}
+
+const fullSpec = (name: string) => ({
+  name,
+  permission: 'FULL' as const,
+  scopes: [],
+  workspaces: [],
+  expiresAt: null,
+  allowedIps: [],
+  rateLimit: null,
+});
+
+export async function seedBase(pepper: string): Promise<BenchWorld> {
+  const user = await User.create({ name: 'bench', email: 'bench@example.com' });
+  const workspace = await Workspace.create({ name: 'bench', createdByUserId: user._id });
+  await Membership.create({ workspaceId: workspace._id, userId: user._id, role: 'OWNER' });
+  const project = await Project.create({ workspaceId: workspace._id, name: 'bench project' });
+  await Domain.create({ workspaceId: workspace._id, hostname: CUSTOM_DOMAIN, verified: true, verifiedAt: new Date(), verificationToken: randomBytes(8).toString('hex') });
+  const { secret } = await insertApiKey({ userId: user._id, pepper, createdVia: 'CLI', spec: fullSpec('bench') });
+  return { userId: user._id, workspaceId: workspace._id, projectId: project._id, secret, fillerLinks: [], links: 0, keys: 1 };
+}
+
+/**
+ * Adds filler links (half on the custom domain, half in the project) up to `total`, each with
+ * one click bucket, so that analytics reads scan a collection of the same size.
+ */
+export async function growLinks(world: BenchWorld, total: number, shortDomain: string): Promise<void> {
+  const day = new Date().toISOString().slice(0, 10);
+  while (world.links < total) {
+    const count = Math.min(INSERT_CHUNK, total - world.links);
+    const docs = Array.from({ length: count }, (_, i) => {
+      const n = world.links + i;
+      return {
+        _id: new Types.ObjectId(),
+        workspaceId: world.workspaceId,
+        domain: n % 2 ? CUSTOM_DOMAIN : shortDomain,
+        slug: `f${n}`,
+        url: `https://example.com/page/${n}`,
+        title: `Filler ${n}`,
+        tags: n % 3 ? [] : ['filler'],
+        projectId: n % 2 ? world.projectId : null,
+        createdByUserId: world.userId,
+        clicks: 1,
+      };
+    });
+    await Link.insertMany(docs, { ordered: false });
+    await ClickBucket.insertMany(
+      docs.map((d) => ({ _id: clickBucketId(d._id, day, 'total', 'all'), workspaceId: d.workspaceId, linkId: d._id, day, dimension: 'total', value: 'all', clicks: 1 })),
+      { ordered: false },
+    );
+    for (const d of docs) world.fillerLinks.push({ _id: d._id, workspaceId: d.workspaceId });
+    world.links += count;
+  }
+}
+
+/** Adds filler keys (FULL keys of the bench user) up to `total`; returns nothing, secrets are dropped. */
+export async function growKeys(world: BenchWorld, total: number, pepper: string): Promise<void> {
+  while (world.keys < total) {
+    const count = Math.min(KEY_CONCURRENCY, total - world.keys);
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => insertApiKey({ userId: world.userId, pepper, createdVia: 'CLI', spec: fullSpec(`filler ${world.keys + i}`) })),
+    );
+    world.keys += count;
+  }
+}
+
+/** 30 days of clicks on one link across every dimension, the shape linkStats aggregates. */
+export async function seedLinkClicks(linkId: Types.ObjectId, workspaceId: Types.ObjectId): Promise<void> {
+  const values = {
+    total: ['all'],
+    referrer: ['(direct)', 'news.ycombinator.com', 't.co', 'www.google.com'],
+    device: ['desktop', 'mobile'],
+    browser: ['Chrome', 'Firefox', 'Safari'],
+  } as const;
+  const docs = [];
+  for (let d = 0; d < 30; d++) {
+    const day = new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10);
+    for (const [dimension, list] of Object.entries(values) as [keyof typeof values, readonly string[]][]) {
+      for (const value of list) docs.push({ _id: clickBucketId(linkId, day, dimension, value), workspaceId, linkId, day, dimension, value, clicks: 1 + d });
+    }
+  }
+  await ClickBucket.insertMany(docs, { ordered: false });
+}
