@@ -4,7 +4,7 @@ import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
 import { countQueries, createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
-const { db, commands } = useTestDatabase();
+const { db, commands, started } = useTestDatabase();
 let t: TestApp;
 let key: string;
 let workspaceId: string;
@@ -46,5 +46,15 @@ describe('database round trips', () => {
     console.log(`[round-trips] links(first: 5): ${five.count} (${five.names.join(', ')}); links(first: 50): ${fifty.count}`);
     expect(fifty.count).toBe(five.count);
     expect(fifty.count).toBeLessThanOrEqual(7);
+  });
+  it('one object by id is one find with an exact { _id } filter (the embedded database answers it from its index)', async () => {
+    await gql(t.app, '{ viewer { key { id } } }', {}, { key }); // warm the key cache
+    const link = await Link.findOne({ slug: 's7' }).lean().exec();
+    const before = started.length;
+    const result = await gql(t.app, 'query($id: ID!) { link(id: $id) { slug } }', { id: gid('Link', link!._id) }, { key });
+    expect(result.body.data.link).toEqual({ slug: 's7' });
+    const finds = started.slice(before).filter((c) => c.commandName === 'find' && c.command.find === 'links');
+    expect(finds.map((c) => Object.keys(c.command.filter))).toEqual([['_id']]);
+    expect(finds[0]!.command.filter._id).not.toHaveProperty('$in');
   });
 });

@@ -35,10 +35,13 @@ export function createLoaders(scope: LoaderScope) {
     visible: (doc: T, workspaces: Set<string>) => boolean | Promise<boolean>,
   ): DataLoader<string, T | null> {
     return new DataLoader<string, T | null>(async (ids) => {
-      const [docs, workspaces] = await Promise.all([
-        model.find({ _id: { $in: [...ids] } }).lean<T[]>().exec(),
-        visibleWorkspaces(),
-      ]);
+      // One id (a node, a mutation target): an exact { _id } filter, which the embedded FerretDB
+      // answers from its index; it scans the collection for $in, which batches of many ids accept.
+      const read =
+        ids.length === 1
+          ? model.findById(ids[0]).lean<T>().exec().then((doc) => (doc ? [doc] : []))
+          : model.find({ _id: { $in: [...ids] } }).lean<T[]>().exec();
+      const [docs, workspaces] = await Promise.all([read, visibleWorkspaces()]);
       const shown = await Promise.all(docs.map((doc) => visible(doc, workspaces)));
       const byId = new Map(docs.filter((_doc, i) => shown[i]).map((doc) => [String(doc._id), doc]));
       return ids.map((id) => byId.get(id) ?? null);
