@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { Link } from '../src/models/link.ts';
+import { Slug, slugId } from '../src/models/slug.ts';
 import { LinkCache } from '../src/redirect/link-cache.ts';
 import { LruCache } from '../src/rules/lru-cache.ts';
 import { countQueries, useTestDatabase } from './helpers.ts';
@@ -51,7 +52,8 @@ describe('LruCache', () => {
 describe('LinkCache', () => {
   it('a hot link stays cached while many others are looked up (no clear-all at the bound)', async () => {
     const workspaceId = new Types.ObjectId();
-    await Link.create({ workspaceId, domain: 'lru.test', slug: 'hot', url: 'https://example.com/', createdByUserId: new Types.ObjectId() });
+    const link = await Link.create({ workspaceId, domain: 'lru.test', slug: 'hot', url: 'https://example.com/', createdByUserId: new Types.ObjectId() });
+    await Slug.create({ _id: slugId('lru.test', 'hot'), linkId: link._id, workspaceId });
     const cache = new LinkCache(60_000, () => 0, Date.now, 3);
     expect((await cache.find('lru.test', 'hot')).link?.slug).toBe('hot');
     for (const slug of ['m1', 'm2', 'm3', 'm4', 'm5']) {

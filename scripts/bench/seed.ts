@@ -1,4 +1,4 @@
-// Fills the bench database fast: filler links and click buckets go in with insertMany, 1000
+// Fills the bench database fast: filler links, their slug documents and click buckets go in with insertMany, 1000
 // documents a command (FerretDB hangs on update batches of 100+ statements, not on inserts); keys
 // go through insertApiKey so that however keys are stored, the filler is stored the same way.
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,7 @@ import { ClickBucket, clickBucketId } from '../../src/models/click-bucket.ts';
 import { Domain } from '../../src/models/domain.ts';
 import { Link } from '../../src/models/link.ts';
 import { Project } from '../../src/models/project.ts';
+import { Slug, slugId } from '../../src/models/slug.ts';
 import { User } from '../../src/models/user.ts';
 import { Membership, Workspace } from '../../src/models/workspace.ts';
 
@@ -71,6 +72,8 @@ export async function growLinks(world: BenchWorld, total: number, shortDomain: s
       };
     });
     await Link.insertMany(docs, { ordered: false });
+    // Each link's slug document, as createLink writes it: the redirect and uniqueness checks read these.
+    await Slug.insertMany(docs.map((d) => ({ _id: slugId(d.domain, d.slug), linkId: d._id, workspaceId: d.workspaceId })), { ordered: false });
     await ClickBucket.insertMany(
       docs.map((d) => ({ _id: clickBucketId(d._id, day, 'total', 'all'), workspaceId: d.workspaceId, linkId: d._id, day, dimension: 'total', value: 'all', clicks: 1 })),
       { ordered: false },

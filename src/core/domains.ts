@@ -6,6 +6,7 @@ import { Link } from '../models/link.ts';
 import { destinationHost, validateHostname } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { validateDestination } from './destinations.ts';
+import { archiveLinksOffHost } from './links.ts';
 import { requireTxtRecord } from './dns.ts';
 import { listing, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
 
@@ -125,7 +126,7 @@ export async function deleteDomain(actor: Actor, input: DeleteDomainInput, at = 
   }
   if (links > 0) {
     // Archived links keep their slugs but leave the hostname, so a later owner of it starts clean.
-    await Link.updateMany({ domain: domain.hostname }, { $set: { archived: true, domain: `${domain.hostname}#deleted-${domain._id}` } });
+    await archiveLinksOffHost(domain.hostname, `${domain.hostname}#deleted-${domain._id}`);
   }
   await Domain.deleteOne({ _id: domain._id });
   actor.services.linkCache.invalidateHost(domain.hostname);

@@ -1,8 +1,10 @@
 import { Types, type QueryFilter, type SortOrder } from 'mongoose';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
-import { updateByIdUnique } from '../db/unique.ts';
+import { chunked } from '../db/bulk.ts';
+import { insertMissing } from '../db/unique.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
+import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
 import {
   destinationWithUtm,
   generateSlug,
@@ -64,8 +66,66 @@ export interface LinksInput {
 const GENERATED_SLUG_ATTEMPTS = 5;
 const MAX_SEARCH_LENGTH = 200;
 
+/** A slug document younger than this may belong to a write in flight (its link not written or renamed yet). */
+const STALE_SLUG_AFTER_MS = 60_000;
+
 const slugTaken = (at: string, slug: string, domain: string) =>
   new ConflictError(`${at}.slug`, `"${slug}" is already taken on ${domain}; choose another slug`);
+
+// The slug registry (src/models/slug.ts): a link's slug is claimed by inserting its Slug document
+// before the link is written or renamed, and released after; `_id` makes the claim atomic on
+// MongoDB and FerretDB alike, and every step is a primary-key operation.
+
+/** Claims `domain`/`slug` for a link: false when another link holds it. */
+async function claimSlug(domain: string, slug: string, linkId: Types.ObjectId, workspaceId: Types.ObjectId): Promise<boolean> {
+  const _id = slugId(domain, slug);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await Slug.create({ _id, linkId, workspaceId });
+      return true;
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      if (attempt > 1 || !(await dropIfStale(_id, domain, slug))) return false;
+    }
+  }
+}
+
+/**
+ * Drops a slug document left by an interrupted write (its link gone or no longer on this slug),
+ * so the slug is not taken forever; a young one may be a write in flight and stays.
+ */
+async function dropIfStale(_id: string, domain: string, slug: string): Promise<boolean> {
+  const held = await Slug.findById(_id).lean<SlugDoc>().exec();
+  if (!held) return true;
+  if (Date.now() - held.createdAt.getTime() < STALE_SLUG_AFTER_MS) return false;
+  const link = await Link.findById(held.linkId, { domain: 1, slug: 1 }).lean<Pick<LinkDoc, 'domain' | 'slug'>>().exec();
+  if (link && link.domain === domain && link.slug === slug) return false;
+  // That very document only: another process may have replaced it meanwhile (a rare, scanning delete).
+  await Slug.deleteOne({ _id, linkId: held.linkId, createdAt: held.createdAt });
+  return true;
+}
+
+/** Frees `domain`/`slug` if `linkId` holds it: a delete by `_id`, putting back a document of another link. */
+async function releaseSlug(domain: string, slug: string, linkId: Types.ObjectId): Promise<void> {
+  const removed = await Slug.findOneAndDelete({ _id: slugId(domain, slug) }).lean<SlugDoc>().exec();
+  if (removed && String(removed.linkId) !== String(linkId)) await insertMissing(Slug, [removed]);
+}
+
+/** Undoes a claim after a failed write; the write's own error is what the caller reports. */
+const undoClaim = (domain: string, slug: string, linkId: Types.ObjectId) => releaseSlug(domain, slug, linkId).catch(() => undefined);
+
+/**
+ * Archives every link on `from` and moves it to the host `to` (their slug documents first, so no
+ * link is ever without one). Used when a domain is deleted: the hostname starts clean.
+ */
+export async function archiveLinksOffHost(from: string, to: string): Promise<void> {
+  const moving = await Link.find({ domain: from }, { slug: 1, workspaceId: 1 }).lean<Pick<LinkDoc, '_id' | 'slug' | 'workspaceId'>[]>().exec();
+  await insertMissing(Slug, moving.map((link) => ({ _id: slugId(to, link.slug), linkId: link._id, workspaceId: link.workspaceId })));
+  await Link.updateMany({ domain: from }, { $set: { archived: true, domain: to } });
+  for (const chunk of chunked(moving, 500)) {
+    await Slug.deleteMany({ _id: { $in: chunk.map((link) => slugId(from, link.slug)) }, linkId: { $in: chunk.map((link) => link._id) } });
+  }
+}
 
 /** The host a link of `workspaceId` may use: the platform domain, or a verified domain of that workspace. */
 export async function resolveLinkDomain(
@@ -129,18 +189,24 @@ export async function createLink(actor: Actor, input: CreateLinkInput, at = 'inp
   const customSlug = input.slug ? validateSlug(input.slug, `${at}.slug`) : null;
   const projectId = await resolveProjectId(actor, workspace._id, input.projectId, at);
   const domain = await resolveLinkDomain(actor, workspace._id, input.domain, at);
+  // The link's id is chosen first so that its slug document can point at it.
+  const linkId = new Types.ObjectId();
   // A generated slug that clashes is drawn again; a custom one is the caller's to change.
   for (let attempt = 1; ; attempt++) {
     const slug = customSlug ?? generateSlug();
-    try {
-      const link = (await Link.create({ ...fields, projectId, domain, slug })).toObject();
-      actor.services.linkCache.invalidate(domain, slug);
-      return link;
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      if (customSlug) throw slugTaken(at, slug, domain);
-      if (attempt >= GENERATED_SLUG_ATTEMPTS) throw error;
+    if (await claimSlug(domain, slug, linkId, workspace._id)) {
+      try {
+        const link = (await Link.create({ _id: linkId, ...fields, projectId, domain, slug })).toObject();
+        actor.services.linkCache.invalidate(domain, slug);
+        return link;
+      } catch (error) {
+        await undoClaim(domain, slug, linkId);
+        // The link's own unique index: a link stored without its slug document (before the migration).
+        if (!isDuplicateKeyError(error)) throw error;
+      }
     }
+    if (customSlug) throw slugTaken(at, slug, domain);
+    if (attempt >= GENERATED_SLUG_ATTEMPTS) throw new ConflictError(`${at}.slug`, 'no free slug was drawn; try again or choose a slug');
   }
 }
 
@@ -163,14 +229,21 @@ export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'inp
   const slug = set.slug ?? link.slug;
   const domain = set.domain ?? link.domain;
   const moved = slug !== link.slug || domain !== link.domain;
+  // A new slug or domain: claim it, write, then free the old one; a failed write undoes the claim.
+  if (moved && !(await claimSlug(domain, slug, link._id, link.workspaceId))) throw slugTaken(at, slug, domain);
   let updated: LinkDoc | null;
   try {
-    updated = await updateByIdUnique(Link, link._id, set, moved ? { domain, slug } : null);
+    updated = await Link.findOneAndUpdate({ _id: link._id }, { $set: set }, { returnDocument: 'after' }).lean<LinkDoc>().exec();
   } catch (error) {
+    if (moved) await undoClaim(domain, slug, link._id);
     if (isDuplicateKeyError(error)) throw slugTaken(at, slug, domain);
     throw error;
   }
-  if (!updated) throw new NotFoundError('Link');
+  if (!updated) {
+    if (moved) await undoClaim(domain, slug, link._id);
+    throw new NotFoundError('Link');
+  }
+  if (moved) await releaseSlug(link.domain, link.slug, link._id);
   actor.services.linkCache.invalidate(link.domain, link.slug);
   actor.services.linkCache.invalidate(updated.domain, updated.slug);
   return updated;
@@ -180,6 +253,8 @@ export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'inp
 export async function deleteLink(actor: Actor, id: Types.ObjectId): Promise<LinkDoc> {
   const link = await requireLink(actor, id);
   await Link.deleteOne({ _id: link._id });
+  // A process stopped between the two leaves an orphaned slug document: it reads as no link and is dropped once stale.
+  await releaseSlug(link.domain, link.slug, link._id);
   actor.services.linkCache.invalidate(link.domain, link.slug);
   return link;
 }

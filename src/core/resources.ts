@@ -5,6 +5,7 @@ import { Domain } from '../models/domain.ts';
 import { Invitation, invitationStatus, type InvitationDoc } from '../models/invitation.ts';
 import { Link } from '../models/link.ts';
 import { Project } from '../models/project.ts';
+import { Slug } from '../models/slug.ts';
 import { keyAllowsWorkspace, type Resource } from '../rules/permissions.ts';
 
 /** Who is looking, for the visibility rules that go beyond workspace membership. */
@@ -71,11 +72,13 @@ export const OWNED_TYPENAMES: OwnedTypename[] = OWNED_KINDS.map((kind) => WORKSP
 
 /**
  * What deleteWorkspace removes before the workspace itself, in this order: each model's
- * documents with that `workspaceId`. Click counters are no GraphQL type but go with their
- * workspace too. Memberships are not here: they go last, after the workspace, so that an
+ * documents with that `workspaceId`. Click counters and slug documents are no GraphQL type but
+ * go with their workspace too. Memberships are not here: they go last, after the workspace, so that an
  * interrupted delete can be run again by its owner.
  */
 export const WORKSPACE_CASCADE: readonly Model<any>[] = [
   ClickBucket,
   ...OWNED_KINDS.filter((kind) => WORKSPACE_RESOURCES[kind].cascade).map((kind) => WORKSPACE_RESOURCES[kind].model as Model<any>),
+  // After the links: an interrupted delete leaves no live link without its slug document.
+  Slug,
 ];

@@ -2,18 +2,14 @@ import mongoose from 'mongoose';
 import type { Logger } from 'pino';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret, type ApiKeySecretDoc } from '../models/api-key-secret.ts';
-import { chunked } from './bulk.ts';
+import { Link, type LinkDoc } from '../models/link.ts';
+import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
+import { insertMissing } from './unique.ts';
 
 /** Where finished migrations are recorded, one document per migration (`_id` = its name). */
 const MIGRATIONS = 'migrations';
 const KEY_SECRETS = 'api-key-secrets';
-const INSERT_CHUNK = 500;
-
-function isDuplicateKey(error: unknown): boolean {
-  const e = error as { code?: number; writeErrors?: { code?: number }[] };
-  if (e.code === 11000) return !e.writeErrors || e.writeErrors.every((w) => w.code === 11000);
-  return Array.isArray(e.writeErrors) && e.writeErrors.length > 0 && e.writeErrors.every((w) => w.code === 11000);
-}
+const LINK_SLUGS = 'link-slugs';
 
 /**
  * Gives every ApiKey written before secret documents existed its ApiKeySecret documents (from
@@ -38,22 +34,36 @@ export async function migrateKeySecrets(logger: Logger, options: { force?: boole
     if (previous && !existing.has(previous)) missing.push({ _id: previous, keyId: key._id, kind: 'previous' });
   }
 
-  let created = 0;
-  for (const chunk of chunked(missing, INSERT_CHUNK)) {
-    try {
-      created += (await ApiKeySecret.insertMany(chunk, { ordered: false, rawResult: true })).insertedCount;
-    } catch (error) {
-      // Another process (a server and the CLI starting together) wrote some of them first.
-      if (!isDuplicateKey(error)) throw error;
-      created += (error as { insertedDocs?: unknown[] }).insertedDocs?.length ?? 0;
-    }
-  }
+  // Another process (a server and the CLI starting together) may write some of them first.
+  const created = await insertMissing(ApiKeySecret, missing);
   await done.updateOne({ _id: KEY_SECRETS }, { $set: { at: new Date() } }, { upsert: true });
   logger.info({ keys: keys.length, secretDocuments: created }, 'API keys migrated to secret documents');
+  return created;
+}
+
+/**
+ * Gives every Link written before the slug registry existed its Slug document ("<domain>/<slug>"),
+ * which redirects and slug uniqueness now go through. Idempotent and resumable like
+ * migrateKeySecrets: a document already there is left alone, the finished run is recorded.
+ * Returns how many documents it created.
+ */
+export async function migrateLinkSlugs(logger: Logger, options: { force?: boolean } = {}): Promise<number> {
+  const done = mongoose.connection.collection<{ _id: string; at: Date }>(MIGRATIONS);
+  if (!options.force && (await done.findOne({ _id: LINK_SLUGS }))) return 0;
+
+  const existing = new Set((await Slug.find({}, { _id: 1 }).lean<Pick<SlugDoc, '_id'>[]>().exec()).map((s) => s._id));
+  const links = await Link.find({}, { domain: 1, slug: 1, workspaceId: 1 }).lean<Pick<LinkDoc, '_id' | 'domain' | 'slug' | 'workspaceId'>[]>().exec();
+  const missing = links
+    .filter((link) => !existing.has(slugId(link.domain, link.slug)))
+    .map((link) => ({ _id: slugId(link.domain, link.slug), linkId: link._id, workspaceId: link.workspaceId }));
+  const created = await insertMissing(Slug, missing);
+  await done.updateOne({ _id: LINK_SLUGS }, { $set: { at: new Date() } }, { upsert: true });
+  logger.info({ links: links.length, slugDocuments: created }, 'links migrated to slug documents');
   return created;
 }
 
 /** Everything stored data needs before this version serves it: run at start and by every CLI command. */
 export async function runMigrations(logger: Logger): Promise<void> {
   await migrateKeySecrets(logger);
+  await migrateLinkSlugs(logger);
 }

@@ -1,27 +1,28 @@
-import type { Model, QueryFilter, Types } from 'mongoose';
+import type { Model } from 'mongoose';
+import { chunked } from './bulk.ts';
 
-/** A unique-index clash found before writing, reported with MongoDB's code so isDuplicateKeyError sees it. */
-class DuplicateKeyError extends Error {
-  readonly code = 11000;
-  constructor() {
-    super('E11000 duplicate key');
-    this.name = 'DuplicateKeyError';
-  }
+const INSERT_CHUNK = 500;
+
+/** True when every write error is a duplicate key (11000): the documents were already there. */
+export function onlyDuplicateKeys(error: unknown): boolean {
+  const e = error as { code?: number; writeErrors?: { code?: number }[] };
+  if (e.code === 11000) return !e.writeErrors || e.writeErrors.every((w) => w.code === 11000);
+  return Array.isArray(e.writeErrors) && e.writeErrors.length > 0 && e.writeErrors.every((w) => w.code === 11000);
 }
 
 /**
- * Sets fields of one document and returns it as it is after the change (null when it is gone).
- * `unique` is the unique key the change gives the document (or null when it keeps its own):
- * FerretDB 1.24 reports a unique-index clash on update as a generic InternalError (inserts do
- * get 11000), so the clash is looked for first and thrown as a duplicate key error. On MongoDB
- * the index itself still catches a race between the check and the write, with the same code.
+ * Inserts documents keyed by `_id`, leaving alone any that already exist (written by another
+ * process or an earlier, interrupted run): safe to repeat. Returns how many it inserted.
  */
-export async function updateByIdUnique<T extends { _id: Types.ObjectId }>(
-  model: Model<T>,
-  id: Types.ObjectId,
-  set: Partial<T>,
-  unique: QueryFilter<T> | null,
-): Promise<T | null> {
-  if (unique && (await model.exists({ ...unique, _id: { $ne: id } } as QueryFilter<T>))) throw new DuplicateKeyError();
-  return model.findOneAndUpdate({ _id: id } as QueryFilter<T>, { $set: set }, { new: true }).lean<T>().exec();
+export async function insertMissing<T>(model: Model<T>, docs: readonly object[]): Promise<number> {
+  let created = 0;
+  for (const chunk of chunked(docs, INSERT_CHUNK)) {
+    try {
+      created += (await model.insertMany(chunk, { ordered: false, rawResult: true })).insertedCount;
+    } catch (error) {
+      if (!onlyDuplicateKeys(error)) throw error;
+      created += (error as { insertedDocs?: unknown[] }).insertedDocs?.length ?? 0;
+    }
+  }
+  return created;
 }

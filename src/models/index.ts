@@ -2,6 +2,7 @@ import mongoose from 'mongoose';
 import './api-key.ts';
 import './api-key-secret.ts';
 import './rate-limit-window.ts';
+import './slug.ts';
 import './user.ts';
 import './workspace.ts';
 

@@ -1,5 +1,6 @@
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
+import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
 import { LruCache } from '../rules/lru-cache.ts';
 
 export interface CachedLink {
@@ -31,10 +32,14 @@ export class LinkCache {
   }
 
   async find(host: string, slug: string): Promise<CachedLink> {
-    const key = `${host}/${slug}`;
+    const key = slugId(host, slug);
     const cached = this.entries.get(key);
     if (cached) return cached;
-    const link = await Link.findOne({ domain: host, slug }).lean<LinkDoc>().exec();
+    // Two primary-key reads: the slug document, then its link, which must still be on this slug
+    // (a stale or orphaned slug document reads as no link).
+    const held = await Slug.findById(key, { linkId: 1 }).lean<Pick<SlugDoc, 'linkId'>>().exec();
+    let link = held ? await Link.findById(held.linkId).lean<LinkDoc>().exec() : null;
+    if (link && (link.domain !== host || link.slug !== slug)) link = null;
     const entry: CachedLink = { link, clickMark: link ? this.clickMark(String(link._id)) : 0 };
     this.entries.set(key, entry);
     return entry;
