@@ -57,4 +57,12 @@ describe('database round trips', () => {
     expect(finds.map((c) => Object.keys(c.command.filter))).toEqual([['_id']]);
     expect(finds[0]!.command.filter._id).not.toHaveProperty('$in');
   });
+  it('viewer with its user reads only the user by _id: no membership query for a key or a user', async () => {
+    await gql(t.app, '{ viewer { key { id } } }', {}, { key }); // warm the key cache
+    const before = started.length;
+    const result = await gql(t.app, '{ viewer { key { name permission } user { email } } }', {}, { key });
+    expect(result.body.data.viewer.user.email).toContain('@');
+    const sent = started.slice(before).filter((c) => !['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'].includes(c.commandName));
+    expect(sent.map((c) => [c.commandName, c.command.find, Object.keys(c.command.filter ?? {})])).toEqual([['find', 'users', ['_id']]]);
+  });
 });

@@ -30,9 +30,11 @@ export function createLoaders(scope: LoaderScope) {
     return new Set([...memberships.keys()].filter((id) => keyAllowsWorkspace(key.grant, id)));
   }
 
+  /** `byWorkspace`: visibility depends on the key's workspaces, loaded with the documents; else not at all. */
   function batch<T extends { _id: Types.ObjectId }>(
     model: Model<T>,
     visible: (doc: T, workspaces: Set<string>) => boolean | Promise<boolean>,
+    byWorkspace = true,
   ): DataLoader<string, T | null> {
     return new DataLoader<string, T | null>(async (ids) => {
       // One id (a node, a mutation target): an exact { _id } filter, which the embedded FerretDB
@@ -41,7 +43,7 @@ export function createLoaders(scope: LoaderScope) {
         ids.length === 1
           ? model.findById(ids[0]).lean<T>().exec().then((doc) => (doc ? [doc] : []))
           : model.find({ _id: { $in: [...ids] } }).lean<T[]>().exec();
-      const [docs, workspaces] = await Promise.all([read, visibleWorkspaces()]);
+      const [docs, workspaces] = await Promise.all([read, byWorkspace ? visibleWorkspaces() : new Set<string>()]);
       const shown = await Promise.all(docs.map((doc) => visible(doc, workspaces)));
       const byId = new Map(docs.filter((_doc, i) => shown[i]).map((doc) => [String(doc._id), doc]));
       return ids.map((id) => byId.get(id) ?? null);
@@ -52,7 +54,7 @@ export function createLoaders(scope: LoaderScope) {
     workspaces.has(String(doc.workspaceId));
 
   /** Users are reached only through guarded parents (viewer, members, link creators). */
-  const user = batch<UserDoc>(User, () => true);
+  const user = batch<UserDoc>(User, () => true, false);
   const viewer: Viewer = {
     key: scope.key,
     email: async () => (scope.key ? ((await user.load(scope.key.userId))?.email ?? null) : null),
@@ -82,7 +84,7 @@ export function createLoaders(scope: LoaderScope) {
       return hosts.map((host) => byHost.get(host) ?? null);
     }),
     /** Keys are visible to their own user only. */
-    apiKey: batch<ApiKeyDoc>(ApiKey, (doc) => scope.key !== null && String(doc.userId) === scope.key.userId),
+    apiKey: batch<ApiKeyDoc>(ApiKey, (doc) => scope.key !== null && String(doc.userId) === scope.key.userId, false),
     user,
   };
 }
