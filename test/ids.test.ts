@@ -390,8 +390,13 @@ function malformed(target: ArgTarget): fc.Arbitrary<string> {
   const huge = fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.integer({ min: 1_000, max: 200_000 })).map(([s, n]) => s.repeat(Math.ceil(n / s.length)).slice(0, n));
   const common = [anyText.filter((s) => s.length > 0), huge, fc.tuple(typeName, junk).map(([type, inner]) => b64(`${type}:${inner}`)).filter((s) => !/^[0-9a-f]{24}$/.test(Buffer.from(s, 'base64').toString().split(':')[1] ?? ''))];
   if (target.kind === 'cursor') {
+    // The random `Type:inner` values can spell a real cursor (OffsetConnection:0): those are valid.
+    const isCursor = (value: string) => {
+      const match = /^OffsetConnection:(0|[1-9]\d*)$/.exec(Buffer.from(value, 'base64').toString());
+      return match !== null && b64(`OffsetConnection:${match[1]}`) === value && Number(match[1]) <= MAX_CURSOR_OFFSET;
+    };
     return fc.oneof(
-      ...common,
+      ...common.map((arbitrary) => arbitrary.filter((value) => !isCursor(value))),
       fc.integer({ max: -1 }).map((n) => b64(`OffsetConnection:${n}`)),
       fc.bigInt({ min: BigInt(MAX_CURSOR_OFFSET) + 1n, max: 10n ** 30n }).map((n) => b64(`OffsetConnection:${n}`)),
       junk.filter((s) => !/^(0|[1-9]\d*)$/.test(s)).map((s) => b64(`OffsetConnection:${s}`)),

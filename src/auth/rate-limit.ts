@@ -55,7 +55,7 @@ export class MongoRateLimiter implements RateLimiter {
     const doc = await RateLimitWindow.findOneAndUpdate(
       { _id: `${keyId}:${start}` },
       { $inc: { count: 1 }, $setOnInsert: { windowStart: new Date(start) } },
-      { upsert: true, new: true },
+      { upsert: true, returnDocument: 'after' },
     )
       .lean()
       .exec();

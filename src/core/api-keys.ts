@@ -203,7 +203,7 @@ export async function rotateSecret(
         previousSecretExpiresAt: graceEnd,
       },
     },
-    { new: true },
+    { returnDocument: 'after' },
   )
     .lean<ApiKeyDoc>()
     .exec();
@@ -315,7 +315,7 @@ export async function updateApiKey(actor: Actor, input: UpdateApiKeyInput, at = 
   const spec = await validateKeySpec(doc.userId, merged, { reachable }, at);
   // Checked on the result, so a key cannot widen itself either.
   assertMintable(actorBounds(actor), boundsOf(spec), mintSettings(actor), at);
-  const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { new: true }).lean<ApiKeyDoc>().exec();
+  const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { returnDocument: 'after' }).lean<ApiKeyDoc>().exec();
   if (!updated) throw new NotFoundError('API key');
   actor.services.authenticator.invalidate(doc._id);
   return updated;
@@ -348,7 +348,7 @@ export async function deactivateApiKey(actor: Actor, id: Types.ObjectId): Promis
   const updated =
     doc.status === 'DEACTIVATED'
       ? doc
-      : await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } }, { new: true })
+      : await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } }, { returnDocument: 'after' })
           .lean<ApiKeyDoc>()
           .exec();
   actor.services.authenticator.invalidate(doc._id);

@@ -71,7 +71,7 @@ export async function verifyDomain(actor: Actor, input: DomainIdInput, _at = 'in
   if (domain.verified) return domain;
   const record = verificationRecord(domain);
   await requireTxtRecord(actor.services.txtResolver, record.name, record.value);
-  const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: { verified: true, verifiedAt: new Date() } }, { new: true })
+  const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: { verified: true, verifiedAt: new Date() } }, { returnDocument: 'after' })
     .lean<DomainDoc>()
     .exec();
   if (!updated) throw new NotFoundError('Domain');
@@ -102,7 +102,7 @@ export async function updateDomain(actor: Actor, input: UpdateDomainInput, at = 
   if (typeof input.primary === 'boolean') set.primary = input.primary;
   // Two writes, safe to repeat: unset the other primaries, then set this one.
   if (input.primary === true) await Domain.updateMany({ workspaceId: domain.workspaceId, _id: { $ne: domain._id } }, { $set: { primary: false } });
-  const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: set }, { new: true }).lean<DomainDoc>().exec();
+  const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: set }, { returnDocument: 'after' }).lean<DomainDoc>().exec();
   if (!updated) throw new NotFoundError('Domain');
   actor.services.linkCache.invalidateHost(domain.hostname);
   return updated;

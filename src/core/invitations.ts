@@ -109,7 +109,7 @@ export async function inviteWorkspaceMember(actor: Actor, input: InviteWorkspace
     $setOnInsert: { workspaceId: workspace._id, email },
   };
   const upsert = () =>
-    Invitation.findOneAndUpdate({ _id: invitationId(workspace._id, email) }, update, { upsert: true, new: true }).lean<InvitationDoc>().exec();
+    Invitation.findOneAndUpdate({ _id: invitationId(workspace._id, email) }, update, { upsert: true, returnDocument: 'after' }).lean<InvitationDoc>().exec();
   try {
     return (await upsert())!;
   } catch (error) {
@@ -128,7 +128,7 @@ export async function revokeWorkspaceInvitation(actor: Actor, input: { id: Types
   const revoked = await Invitation.findOneAndUpdate(
     { _id: doc._id, status: { $ne: 'ACCEPTED' } },
     { $set: { status: 'REVOKED', updatedAt: new Date() } },
-    { new: true },
+    { returnDocument: 'after' },
   )
     .lean<InvitationDoc>()
     .exec();

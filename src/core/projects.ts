@@ -58,7 +58,7 @@ export async function updateProject(actor: Actor, input: UpdateProjectInput, at 
   if (input.name !== undefined && input.name !== null) set.name = validateRequiredText(input.name, `${at}.name`, MAX_NAME);
   if (input.description !== undefined) set.description = validateText(input.description, `${at}.description`, MAX_DESCRIPTION);
   if (input.color !== undefined) set.color = input.color === null ? null : validateColor(input.color, `${at}.color`);
-  const updated = await Project.findOneAndUpdate({ _id: project._id }, { $set: set }, { new: true }).lean<ProjectDoc>().exec();
+  const updated = await Project.findOneAndUpdate({ _id: project._id }, { $set: set }, { returnDocument: 'after' }).lean<ProjectDoc>().exec();
   if (!updated) throw new NotFoundError('Project');
   return updated;
 }

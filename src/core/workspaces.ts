@@ -42,7 +42,7 @@ export interface UpdateWorkspaceInput {
 export async function updateWorkspace(actor: Actor, input: UpdateWorkspaceInput, at = 'input'): Promise<WorkspaceDoc> {
   const workspace = await requireWorkspace(actor, input.id);
   const set = input.name ? { name: validateRequiredText(input.name, `${at}.name`, 100) } : {};
-  const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { new: true }).lean<WorkspaceDoc>().exec();
+  const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { returnDocument: 'after' }).lean<WorkspaceDoc>().exec();
   if (!updated) throw new NotFoundError('Workspace');
   return updated;
 }
