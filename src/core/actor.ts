@@ -1,5 +1,5 @@
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
-import { Membership } from '../models/workspace.ts';
+import { rolesOf } from '../models/user-roles.ts';
 import type { Role } from '../rules/permissions.ts';
 import type { Services } from '../services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
@@ -17,10 +17,9 @@ export interface Actor {
   memberships(): Promise<Map<string, Role>>;
 }
 
-/** The roles of a user by workspace id. */
-export async function membershipsOf(userId: string): Promise<Map<string, Role>> {
-  const rows = await Membership.find({ userId }).lean().exec();
-  return new Map(rows.map((m) => [String(m.workspaceId), m.role]));
+/** The roles of a user by workspace id: one read of their roles document by primary key. */
+export function membershipsOf(userId: string): Promise<Map<string, Role>> {
+  return rolesOf(userId);
 }
 
 export function createActor(services: Services, key: AuthenticatedKey | null): Actor {

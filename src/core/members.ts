@@ -1,7 +1,8 @@
 import type { Types } from 'mongoose';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { indexRole, unindexRole } from '../models/user-roles.ts';
 import { Membership, type MembershipDoc } from '../models/workspace.ts';
-import type { Role } from '../rules/permissions.ts';
+import { ROLES, type Role } from '../rules/permissions.ts';
 import type { Actor } from './actor.ts';
 import { listing, type Listing } from './listing.ts';
 import { requireWorkspace } from './workspaces.ts';
@@ -49,12 +50,38 @@ export interface UpdateWorkspaceMemberInput extends WorkspaceMemberInput {
   role: Role;
 }
 
+/** True when `to` grants less than `from` (ROLES lists the highest first). */
+const lowers = (from: Role, to: Role) => ROLES.indexOf(to) > ROLES.indexOf(from);
+
+/**
+ * Writes a role to the membership and to the user's roles document in the order that never
+ * leaves the roles document higher than the membership: raised, the membership first; lowered,
+ * the roles document first.
+ */
+async function writeRole(member: MembershipDoc, from: Role, to: Role): Promise<void> {
+  const membership = () => Membership.updateOne({ _id: member._id }, { $set: { role: to } }).exec();
+  const index = () => indexRole(member.userId, member.workspaceId, to);
+  if (lowers(from, to)) {
+    await index();
+    await membership();
+  } else {
+    await membership();
+    await index();
+  }
+}
+
 /** Changes a member's role; a workspace always keeps at least one OWNER. */
 export async function updateWorkspaceMember(actor: Actor, input: UpdateWorkspaceMemberInput, at = 'input'): Promise<MembershipDoc> {
   const member = await requireMember(actor, input);
-  const setRole = (role: Role) => Membership.updateOne({ _id: member._id }, { $set: { role } });
-  if (input.role === 'OWNER') await setRole('OWNER');
-  else await changeOwnerSafely(member, () => lastOwner(at, 'be demoted'), () => setRole(input.role), () => setRole('OWNER'));
+  if (input.role === 'OWNER') await writeRole(member, member.role, 'OWNER');
+  else {
+    await changeOwnerSafely(
+      member,
+      () => lastOwner(at, 'be demoted'),
+      () => writeRole(member, member.role, input.role),
+      () => writeRole(member, input.role, 'OWNER'),
+    );
+  }
   const updated = await Membership.findById(member._id).lean<MembershipDoc>().exec();
   if (!updated) throw new NotFoundError('Workspace member');
   return updated;
@@ -66,8 +93,12 @@ export async function removeWorkspaceMember(actor: Actor, input: WorkspaceMember
   await changeOwnerSafely(
     member,
     () => lastOwner(at, 'leave'),
-    () => Membership.deleteOne({ _id: member._id }),
-    () => Membership.create(member),
+    // The role goes first, so a crash between leaves a membership that grants nothing.
+    async () => {
+      await unindexRole(member.userId, member.workspaceId);
+      await Membership.deleteOne({ _id: member._id }).exec();
+    },
+    () => Membership.create(member), // indexed again by the model, after it is written
   );
   return member;
 }

@@ -1,6 +1,7 @@
 import { Types } from 'mongoose';
 import { NotFoundError } from '../errors.ts';
-import { Membership, Workspace, type WorkspaceDoc } from '../models/workspace.ts';
+import { unindexRole } from '../models/user-roles.ts';
+import { Membership, Workspace, type MembershipDoc, type WorkspaceDoc } from '../models/workspace.ts';
 import { validateRequiredText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { listing, type Listing } from './listing.ts';
@@ -30,6 +31,7 @@ export interface CreateWorkspaceInput {
 export async function createWorkspace(actor: Actor, input: CreateWorkspaceInput, at = 'input'): Promise<WorkspaceDoc> {
   const name = validateRequiredText(input.name, `${at}.name`, 100);
   const workspace = (await Workspace.create({ name, createdByUserId: actingUserId(actor) })).toObject();
+  // Then the model records the role in the user's roles document (see src/models/workspace.ts).
   await Membership.create({ workspaceId: workspace._id, userId: workspace.createdByUserId, role: 'OWNER' });
   return workspace;
 }
@@ -52,9 +54,12 @@ export async function deleteWorkspace(actor: Actor, input: { id: Types.ObjectId 
   const workspace = await requireWorkspace(actor, input.id);
   const workspaceId = workspace._id;
   // An idempotent sequence (no transactions): what it owns first, then the workspace, then the
-  // memberships, so an interrupted delete can simply be run again by its owner.
+  // memberships (each member's role before the membership, so nothing grants more than they
+  // say), so an interrupted delete can simply be run again by its owner.
   for (const model of WORKSPACE_CASCADE) await model.deleteMany({ workspaceId }).exec();
   await Workspace.deleteOne({ _id: workspaceId }).exec();
+  const members = await Membership.find({ workspaceId }, { userId: 1 }).lean<Pick<MembershipDoc, '_id' | 'userId'>[]>().exec();
+  for (const member of members) await unindexRole(member.userId, workspaceId);
   await Membership.deleteMany({ workspaceId }).exec();
   actor.services.linkCache.clear();
   return workspace;

@@ -4,12 +4,15 @@ import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret, type ApiKeySecretDoc } from '../models/api-key-secret.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
 import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
+import { UserRoles, type UserRolesDoc } from '../models/user-roles.ts';
+import { Membership, type MembershipDoc } from '../models/workspace.ts';
 import { insertMissing } from './unique.ts';
 
 /** Where finished migrations are recorded, one document per migration (`_id` = its name). */
 const MIGRATIONS = 'migrations';
 const KEY_SECRETS = 'api-key-secrets';
 const LINK_SLUGS = 'link-slugs';
+const USER_ROLES = 'user-roles';
 
 /**
  * Gives every ApiKey written before secret documents existed its ApiKeySecret documents (from
@@ -62,8 +65,37 @@ export async function migrateLinkSlugs(logger: Logger, options: { force?: boolea
   return created;
 }
 
+/**
+ * Gives every user with memberships written before the roles documents existed their UserRoles
+ * document (their roles by workspace), which every request now reads instead of scanning
+ * memberships. Idempotent and resumable like migrateKeySecrets: a user's document already there
+ * (written by the API or an earlier run) is left alone, the finished run is recorded.
+ * Returns how many documents it created.
+ */
+export async function migrateUserRoles(logger: Logger, options: { force?: boolean } = {}): Promise<number> {
+  const done = mongoose.connection.collection<{ _id: string; at: Date }>(MIGRATIONS);
+  if (!options.force && (await done.findOne({ _id: USER_ROLES }))) return 0;
+
+  const existing = new Set((await UserRoles.find({}, { _id: 1 }).lean<Pick<UserRolesDoc, '_id'>[]>().exec()).map((r) => String(r._id)));
+  const memberships = await Membership.find({}, { userId: 1, workspaceId: 1, role: 1 })
+    .lean<Pick<MembershipDoc, 'userId' | 'workspaceId' | 'role'>[]>()
+    .exec();
+  const byUser = new Map<string, UserRolesDoc>();
+  for (const m of memberships) {
+    const userId = String(m.userId);
+    if (existing.has(userId)) continue;
+    const doc = byUser.get(userId) ?? byUser.set(userId, { _id: m.userId, roles: {} }).get(userId)!;
+    doc.roles[String(m.workspaceId)] = m.role;
+  }
+  const created = await insertMissing(UserRoles, [...byUser.values()]);
+  await done.updateOne({ _id: USER_ROLES }, { $set: { at: new Date() } }, { upsert: true });
+  logger.info({ memberships: memberships.length, roleDocuments: created }, 'memberships migrated to user roles documents');
+  return created;
+}
+
 /** Everything stored data needs before this version serves it: run at start and by every CLI command. */
 export async function runMigrations(logger: Logger): Promise<void> {
   await migrateKeySecrets(logger);
   await migrateLinkSlugs(logger);
+  await migrateUserRoles(logger);
 }

@@ -4,6 +4,7 @@ import './api-key-secret.ts';
 import './rate-limit-window.ts';
 import './slug.ts';
 import './user.ts';
+import './user-roles.ts';
 import './workspace.ts';
 
 /**

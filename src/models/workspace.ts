@@ -1,5 +1,6 @@
 import mongoose, { Schema, type Types } from 'mongoose';
 import { ROLES, type Role } from '../rules/permissions.ts';
+import { indexRole } from './user-roles.ts';
 
 export interface WorkspaceDoc {
   _id: Types.ObjectId;
@@ -38,5 +39,10 @@ const membershipSchema = new Schema<MembershipDoc>(
 );
 membershipSchema.index({ workspaceId: 1, userId: 1 }, { unique: true });
 membershipSchema.index({ userId: 1 });
+// Every membership created (by a use case, the seed, the CLI or a test) is indexed in its user's
+// roles document, after it is written: a crash in between grants less, never more.
+membershipSchema.post('save', async function (doc) {
+  await indexRole(doc.userId, doc.workspaceId, doc.role);
+});
 
 export const Membership = mongoose.model<MembershipDoc>('Membership', membershipSchema);
