@@ -54,12 +54,24 @@ export function useTestDatabase(): { db: () => Database; commands: string[]; sta
   return { db: () => db!, commands, started };
 }
 
+const NOT_DATA_COMMANDS = ['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'];
+
 /** Counts the data commands (not handshakes or pings) that `run` sends. */
 export async function countQueries(commands: string[], run: () => Promise<unknown>): Promise<{ count: number; names: string[] }> {
   const before = commands.length;
   await run();
-  const names = commands.slice(before).filter((name) => !['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'].includes(name));
+  const names = commands.slice(before).filter((name) => !NOT_DATA_COMMANDS.includes(name));
   return { count: names.length, names };
+}
+
+/** The data commands `run` sends, with their bodies (from useTestDatabase's `started`). */
+export async function commandsDuring(
+  started: { commandName: string; command: Record<string, any> }[],
+  run: () => Promise<unknown>,
+): Promise<{ commandName: string; command: Record<string, any> }[]> {
+  const before = started.length;
+  await run();
+  return started.slice(before).filter((c) => !NOT_DATA_COMMANDS.includes(c.commandName));
 }
 
 export class LogCapture extends Writable {

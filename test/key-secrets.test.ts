@@ -5,7 +5,7 @@ import { migrateKeySecrets } from '../src/db/migrations.ts';
 import { ApiKey } from '../src/models/api-key.ts';
 import { ApiKeySecret } from '../src/models/api-key-secret.ts';
 import { generateApiKey, hashApiKey, keyHint } from '../src/rules/keys.ts';
-import { createTestApp, gql, LogCapture, makeKey, makeUser, TEST_PEPPER, useTestDatabase, type TestApp } from './helpers.ts';
+import { commandsDuring, createTestApp, gql, LogCapture, makeKey, makeUser, TEST_PEPPER, useTestDatabase, type TestApp } from './helpers.ts';
 
 // Verifying a key reads by primary key only: the secret document (`_id` = HMAC of the secret),
 // then the key by id. On FerretDB any other filter scans the collection.
@@ -19,14 +19,8 @@ beforeAll(() => {
 });
 afterAll(() => t.close());
 
-const NOT_COMMANDS = ['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'];
-
 /** The data commands `run` sends, with their bodies. */
-async function commandsOf(run: () => Promise<unknown>) {
-  const before = started.length;
-  await run();
-  return started.slice(before).filter((c) => !NOT_COMMANDS.includes(c.commandName));
-}
+const commandsOf = (run: () => Promise<unknown>) => commandsDuring(started, run);
 
 const authenticate = (secret: string) => t.services.authenticator.authenticate(`Bearer ${secret}`, '127.0.0.1');
 const hash = (secret: string) => hashApiKey(secret, TEST_PEPPER);

@@ -5,7 +5,7 @@ import { migrateUserRoles } from '../src/db/migrations.ts';
 import { UserRoles } from '../src/models/user-roles.ts';
 import { Membership, Workspace } from '../src/models/workspace.ts';
 import type { UserDoc } from '../src/models/user.ts';
-import { createTestApp, gid, gql, LogCapture, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
+import { commandsDuring, createTestApp, gid, gql, LogCapture, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
 // A user's roles are one document read by { _id: userId } (the embedded FerretDB answers only an
 // exact { _id } filter from its index), kept in step with `memberships`, which stays the truth.
@@ -17,14 +17,8 @@ beforeAll(() => {
 });
 afterAll(() => t.close());
 
-const NOT_COMMANDS = ['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'];
-
 /** The data commands `run` sends, with their bodies. */
-async function commandsOf(run: () => Promise<unknown>) {
-  const before = started.length;
-  await run();
-  return started.slice(before).filter((c) => !NOT_COMMANDS.includes(c.commandName));
-}
+const commandsOf = (run: () => Promise<unknown>) => commandsDuring(started, run);
 
 /** The collections written, in order (`insert` / `update` / `delete` commands). */
 const writes = (sent: { commandName: string; command: Record<string, any> }[]) =>

@@ -5,7 +5,7 @@ import { migrateLinkSlugs } from '../src/db/migrations.ts';
 import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { Slug } from '../src/models/slug.ts';
-import { createTestApp, gid, gql, LogCapture, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
+import { commandsDuring, createTestApp, gid, gql, LogCapture, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
 // Every redirect lookup and every slug uniqueness check is one `{ _id }` operation on the slug
 // registry (`_id` = "<domain>/<slug>"): on FerretDB any other filter scans the whole collection.
@@ -28,13 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const NOT_COMMANDS = ['hello', 'ismaster', 'isMaster', 'ping', 'endSessions'];
-
-async function commandsOf(run: () => Promise<unknown>) {
-  const before = started.length;
-  await run();
-  return started.slice(before).filter((c) => !NOT_COMMANDS.includes(c.commandName));
-}
+/** The data commands `run` sends, with their bodies. */
+const commandsOf = (run: () => Promise<unknown>) => commandsDuring(started, run);
 
 const CREATE = 'mutation($i: CreateLinkInput!) { createLink(input: $i) { __typename ... on LinkPayload { link { id slug } } ... on ConflictError { field code } } }';
 const UPDATE = 'mutation($i: UpdateLinkInput!) { updateLink(input: $i) { __typename ... on LinkPayload { link { slug } } ... on ConflictError { field code } } }';
