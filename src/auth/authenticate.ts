@@ -19,6 +19,11 @@ export interface AuthFailure {
   status: 401 | 403;
   code: 'UNAUTHENTICATED' | 'FORBIDDEN';
   message: string;
+  /**
+   * A wrong credential was presented: counted by the failed-authentication throttle. Not for
+   * GraphiQL's placeholder (nobody has pasted a key yet) nor an allowedIps refusal (the key is genuine).
+   */
+  failedAttempt: boolean;
 }
 
 export type AuthOutcome =
@@ -37,8 +42,8 @@ export const AUTH_MESSAGES = {
   unknown: 'Invalid API key: no such key exists (it may have been deleted); check the key or create a new one.',
 } as const;
 
-function unauthenticated(message: string): AuthOutcome {
-  return { kind: 'failure', failure: { status: 401, code: 'UNAUTHENTICATED', message } };
+function unauthenticated(message: string, failedAttempt = true): AuthOutcome {
+  return { kind: 'failure', failure: { status: 401, code: 'UNAUTHENTICATED', message, failedAttempt } };
 }
 
 interface CacheEntry {
@@ -78,7 +83,7 @@ export class KeyAuthenticator {
     const match = /^Bearer +(\S+) *$/i.exec(header);
     if (!match) return unauthenticated(AUTH_MESSAGES.wrongScheme);
     const key = match[1]!;
-    if (key === 'taapit_...') return unauthenticated(AUTH_MESSAGES.placeholder);
+    if (key === 'taapit_...') return unauthenticated(AUTH_MESSAGES.placeholder, false);
     if (!isWellFormedApiKey(key)) return unauthenticated(AUTH_MESSAGES.malformed);
 
     const hash = this.hash(key);
@@ -124,6 +129,7 @@ export class KeyAuthenticator {
         failure: {
           status: 403,
           code: 'FORBIDDEN',
+          failedAttempt: false,
           message: `This API key may not be used from ${clientIp ?? 'an unknown address'}: add the address to the key's allowedIps or call from an allowed network.`,
         },
       };

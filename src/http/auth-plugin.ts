@@ -62,16 +62,18 @@ async function authenticateRequest(
 ): Promise<void> {
   const { clientIp } = auth;
   const header = request.headers.get('authorization');
-  // Windows are keyed by an HMAC of the address: the shared store never holds IPs.
-  const address = createHmac('sha256', services.pepper)
-    .update(clientIp ? normalizeIp(clientIp) : 'unknown')
-    .digest('base64url')
-    .slice(0, 22);
+  // Windows are keyed by an HMAC of the address: the shared store never holds IPs. Computed only
+  // where a window per address is needed (anonymous requests, keys not yet verified here).
+  const address = () =>
+    createHmac('sha256', services.pepper)
+      .update(clientIp ? normalizeIp(clientIp) : 'unknown')
+      .digest('base64url')
+      .slice(0, 22);
 
   if (header === null || header.trim() === '') {
     // Anonymous calls (introspection only) are limited per address, before the document is parsed.
     const limit = services.config.anonymousRateLimitPerMinute;
-    const decision = await services.rateLimiter.hit(`ip:${address}`, limit);
+    const decision = await services.rateLimiter.hit(`ip:${address()}`, limit);
     auth.rateLimit = decision;
     if (!decision.allowed) {
       throw rateLimited(
@@ -86,8 +88,9 @@ async function authenticateRequest(
   // A key this instance has already verified skips the failure throttle; any other attempt from
   // an address with too many recent failures is refused before the key is looked up.
   const knownGood = services.authenticator.isKnownGood(header, clientIp);
-  if (!knownGood) {
-    const wait = failures.begin(address);
+  const throttled = knownGood ? null : address();
+  if (throttled) {
+    const wait = failures.begin(throttled);
     if (wait > 0) {
       throw httpError(
         429,
@@ -101,10 +104,7 @@ async function authenticateRequest(
   try {
     outcome = await services.authenticator.authenticate(header, clientIp);
   } finally {
-    // Only 401s count: a 403 for allowedIps means the key itself is genuine, and GraphiQL's
-    // placeholder is a person who has not pasted a key yet.
-    const failed = outcome?.kind === 'failure' && outcome.failure.status === 401 && outcome.failure.message !== AUTH_MESSAGES.placeholder;
-    if (!knownGood) await failures.settle(address, failed);
+    if (throttled) await failures.settle(throttled, outcome?.kind === 'failure' && outcome.failure.failedAttempt);
   }
   if (outcome.kind === 'failure') throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
   if (outcome.kind === 'anonymous') throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
