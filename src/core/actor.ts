@@ -17,16 +17,11 @@ export interface Actor {
   memberships(): Promise<Map<string, Role>>;
 }
 
-/** The roles of a user by workspace id: one read of their roles document by primary key. */
-export function membershipsOf(userId: string): Promise<Map<string, Role>> {
-  return rolesOf(userId);
-}
-
 export function createActor(services: Services, key: AuthenticatedKey | null): Actor {
   let memberships: Promise<Map<string, Role>> | undefined;
   const scope = {
     key,
-    memberships: () => (memberships ??= key ? membershipsOf(key.userId) : Promise.resolve(new Map<string, Role>())),
+    memberships: () => (memberships ??= key ? rolesOf(key.userId) : Promise.resolve(new Map<string, Role>())),
   };
   return { key, services, loaders: createLoaders(scope), memberships: scope.memberships };
 }

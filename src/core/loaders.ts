@@ -1,7 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
-import { NotFoundError } from '../errors.ts';
 import { keyAllowsWorkspace, type Role } from '../rules/permissions.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
@@ -105,13 +104,3 @@ export async function loadAll<T>(loader: DataLoader<string, T | null>, ids: read
   });
 }
 
-/**
- * The workspace-owned object with this id if the key may see it; otherwise a NotFoundError
- * naming the resource, the same for one that does not exist and one in a workspace it cannot see.
- */
-export async function requireVisible<K extends OwnedKind>(actor: { loaders: Loaders }, kind: K, id: Types.ObjectId | string): Promise<OwnedDoc<K>> {
-  const loader = actor.loaders[kind] as DataLoader<string, OwnedDoc<K> | null>;
-  const doc = await loader.load(String(id));
-  if (!doc) throw new NotFoundError(WORKSPACE_RESOURCES[kind].label);
-  return doc;
-}

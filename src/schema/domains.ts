@@ -3,7 +3,7 @@ import { addDomain, deleteDomain, listDomains, updateDomain, verificationRecord,
 import { ConflictError, NotFoundError, ValidationError, VerificationFailedError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface, mutationErrors } from './errors.ts';
-import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
+import { onOwned, onWorkspace, readableOwned, workspaceArg } from './guards.ts';
 import { parseIdArg, toGlobalId } from './ids.ts';
 import { loadAll, loadByGlobalId } from './loaders.ts';
 import { connectionType } from './pagination.ts';
@@ -31,7 +31,7 @@ export const DomainRef = builder.objectRef<DomainDoc>('Domain');
 
 builder.node(DomainRef, {
   description: 'A custom short-link domain of a workspace. A hostname belongs to one workspace platform-wide.',
-  authScopes: (domain) => ({ visibleWorkspace: String(domain.workspaceId), access: { resource: 'DOMAINS', level: 'READ' } }),
+  authScopes: readableOwned('domain'),
   id: { resolve: (domain) => String(domain._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.domain, ids),
   fields: (t) => ({
@@ -90,8 +90,6 @@ const AddDomainInput = builder.inputType('AddDomainInput', {
   }),
 });
 
-const domainWorkspace = ({ input }: { input: { id: string } }, ctx: Context) => workspaceOf(ctx, 'domain', input.id);
-
 builder.mutationField('addDomain', (t) =>
   t.field({
     type: DomainPayload,
@@ -120,7 +118,7 @@ builder.mutationField('verifyDomain', (t) =>
     type: DomainPayload,
     nullable: true,
     description: 'Looks up the verification TXT record and marks the domain verified when it is there (domains:write; OWNER).',
-    authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
+    authScopes: onOwned('domain', 'WRITE'),
     errors: mutationErrors('VerifyDomain', [ValidationError, NotFoundError, VerificationFailedError]),
     args: { input: t.arg({ type: DomainIdInput, required: true, description: 'The domain to verify.' }) },
     resolve: async (_root, { input }, ctx) => ({ domain: await verifyDomain(ctx, { id: parseIdArg(input.id, 'Domain', 'input.id') }) }),
@@ -141,7 +139,7 @@ builder.mutationField('updateDomain', (t) =>
     type: DomainPayload,
     nullable: true,
     description: 'Changes the not-found URL or primary flag of a domain (domains:write; OWNER).',
-    authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
+    authScopes: onOwned('domain', 'WRITE'),
     errors: mutationErrors('UpdateDomain', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateDomainInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => ({
@@ -165,7 +163,7 @@ builder.mutationField('deleteDomain', (t) =>
     type: DeletedPayload,
     nullable: true,
     description: 'Deletes a custom domain (domains:write; OWNER). Refused while links use it, unless archiveLinks is true.',
-    authScopes: onWorkspace('DOMAINS', 'WRITE', domainWorkspace),
+    authScopes: onOwned('domain', 'WRITE'),
     errors: mutationErrors('DeleteDomain', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: DeleteDomainInput, required: true, description: 'The domain and what to do with its links.' }) },
     resolve: async (_root, { input }, ctx) => {

@@ -15,7 +15,7 @@ import { shortUrl, UTM_FIELDS } from '../rules/links.ts';
 import { builder } from './builder.ts';
 import { DomainRef } from './domains.ts';
 import { mutationErrors } from './errors.ts';
-import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
+import { onOwned, onWorkspace, readableOwned, workspaceArg } from './guards.ts';
 import { parseIdArg, parseQueryIdArg, toGlobalId } from './ids.ts';
 import { loadAll, loadByGlobalId } from './loaders.ts';
 import { connectionType, paginateListing } from './pagination.ts';
@@ -48,7 +48,7 @@ export const LinkRef = builder.objectRef<LinkDoc>('Link');
 builder.node(LinkRef, {
   description: 'A short link: a slug on a domain that redirects to a destination URL.',
   // Reading a link needs links:read too, however it is reached (node(id:), a project, stats).
-  authScopes: (link) => ({ visibleWorkspace: String(link.workspaceId), access: { resource: 'LINKS', level: 'READ' } }),
+  authScopes: readableOwned('link'),
   id: { resolve: (link) => String(link._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.link, ids),
   fields: (t) => ({
@@ -257,14 +257,12 @@ const UpdateLinkInput = builder.inputType('UpdateLinkInput', {
   }),
 });
 
-const linkWorkspace = ({ input }: { input: { id: string } }, ctx: Context) => workspaceOf(ctx, 'link', input.id);
-
 builder.mutationField('updateLink', (t) =>
   t.field({
     type: LinkPayload,
     nullable: true,
     description: 'Changes, archives or restores a link (links:write; OWNER or MEMBER).',
-    authScopes: onWorkspace('LINKS', 'WRITE', linkWorkspace),
+    authScopes: onOwned('link', 'WRITE'),
     errors: mutationErrors('UpdateLink', [ValidationError, NotFoundError, ConflictError]),
     args: { input: t.arg({ type: UpdateLinkInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => {
@@ -285,7 +283,7 @@ builder.mutationField('deleteLink', (t) =>
     type: DeletedPayload,
     nullable: true,
     description: 'Deletes a link; its slug becomes free and it answers 404 (links:write; OWNER or MEMBER). Archive instead to keep statistics.',
-    authScopes: onWorkspace('LINKS', 'WRITE', linkWorkspace),
+    authScopes: onOwned('link', 'WRITE'),
     errors: mutationErrors('DeleteLink', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: LinkIdInput, required: true, description: 'The link to delete.' }) },
     resolve: async (_root, { input }, ctx) => {

@@ -2,7 +2,6 @@ import type DataLoader from 'dataloader';
 import type { Loaders } from '../core/loaders.ts';
 export { loadAll } from '../core/loaders.ts';
 import { WORKSPACE_RESOURCES } from '../core/resources.ts';
-import { NotFoundError } from '../errors.ts';
 import { badUserInput, InvalidIdError, parseIdArg } from './ids.ts';
 
 /** The loaders that fetch by global id: the type name their ids carry, and how errors name them. */
@@ -34,9 +33,4 @@ export async function loadByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders
   }
 }
 
-/** As findByGlobalId, for mutation targets: a NotFoundError instead of null. */
-export async function requireByGlobalId<K extends ByIdKind>(ctx: { loaders: Loaders }, kind: K, globalId: string, argument: string): Promise<Loaded<K>> {
-  const doc = await findByGlobalId(ctx, kind, globalId, argument);
-  if (!doc) throw new NotFoundError(BY_ID[kind].label);
-  return doc;
-}
+

@@ -1,8 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { resolveOffsetConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
-import type { Model, QueryFilter, SortOrder } from 'mongoose';
 import type { ObjectRef } from '@pothos/core';
-import { listing, type Listing } from '../core/listing.ts';
+import type { Listing } from '../core/listing.ts';
 import { builder, type BuilderTypes } from './builder.ts';
 import { shown } from './ids.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits.ts';
@@ -44,19 +43,6 @@ export function assertConnectionArgs(args: DefaultConnectionArguments): void {
       );
     }
   }
-}
-
-/**
- * One page of a MongoDB query as a Relay connection. Cursors are offsets (documented in the
- * README); totalCount is a thunk so the count query runs only when the field is selected.
- */
-export async function paginate<T>(
-  model: Model<T>,
-  filter: QueryFilter<T>,
-  sort: Record<string, SortOrder>,
-  args: DefaultConnectionArguments,
-) {
-  return paginateListing(listing(model, filter, sort), args);
 }
 
 /** One page of a core Listing as a Relay connection (offset cursors, totalCount counted only when selected). */

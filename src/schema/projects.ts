@@ -3,7 +3,7 @@ import { createProject, deleteProject, listProjects, updateProject, type Project
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { mutationErrors } from './errors.ts';
-import { onWorkspace, workspaceArg, workspaceOf } from './guards.ts';
+import { onOwned, onWorkspace, readableOwned, workspaceArg } from './guards.ts';
 import { parseIdArg, toGlobalId } from './ids.ts';
 import { loadAll } from './loaders.ts';
 import { connectionType } from './pagination.ts';
@@ -15,7 +15,7 @@ export const ProjectRef = builder.objectRef<ProjectDoc>('Project');
 
 builder.node(ProjectRef, {
   description: 'A group of links inside a workspace (a campaign, a product, a team).',
-  authScopes: (project) => ({ visibleWorkspace: String(project.workspaceId), access: { resource: 'PROJECTS', level: 'READ' } }),
+  authScopes: readableOwned('project'),
   id: { resolve: (project) => String(project._id) },
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.project, ids),
   fields: (t) => ({
@@ -81,15 +81,12 @@ const UpdateProjectInput = builder.inputType('UpdateProjectInput', {
   }),
 });
 
-const projectWorkspace = ({ input }: { input: { id: string } }, ctx: Context) =>
-  workspaceOf(ctx, 'project', input.id);
-
 builder.mutationField('updateProject', (t) =>
   t.field({
     type: ProjectPayload,
     nullable: true,
     description: 'Changes a project (projects:write; OWNER or MEMBER).',
-    authScopes: onWorkspace('PROJECTS', 'WRITE', projectWorkspace),
+    authScopes: onOwned('project', 'WRITE'),
     errors: mutationErrors('UpdateProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: UpdateProjectInput, required: true, description: 'The changes.' }) },
     resolve: async (_root, { input }, ctx) => ({
@@ -113,7 +110,7 @@ builder.mutationField('deleteProject', (t) =>
     type: DeletedPayload,
     nullable: true,
     description: 'Deletes a project; its links stay, without a project (projects:write; OWNER or MEMBER).',
-    authScopes: onWorkspace('PROJECTS', 'WRITE', projectWorkspace),
+    authScopes: onOwned('project', 'WRITE'),
     errors: mutationErrors('DeleteProject', [ValidationError, NotFoundError]),
     args: { input: t.arg({ type: ProjectIdInput, required: true, description: 'The project to delete.' }) },
     resolve: async (_root, { input }, ctx) => {
