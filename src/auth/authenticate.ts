@@ -26,6 +26,9 @@ export interface AuthFailure {
   failedAttempt: boolean;
 }
 
+/** What a request presents, before any lookup. */
+export type Credential = { kind: 'anonymous' } | { kind: 'failure'; failure: AuthFailure } | { kind: 'hash'; hash: string };
+
 export type AuthOutcome =
   | { kind: 'anonymous' }
   | { kind: 'key'; key: AuthenticatedKey }
@@ -42,7 +45,7 @@ export const AUTH_MESSAGES = {
   unknown: 'Invalid API key: no such key exists (it may have been deleted); check the key or create a new one.',
 } as const;
 
-function unauthenticated(message: string, failedAttempt = true): AuthOutcome {
+function unauthenticated(message: string, failedAttempt = true): { kind: 'failure'; failure: AuthFailure } {
   return { kind: 'failure', failure: { status: 401, code: 'UNAUTHENTICATED', message, failedAttempt } };
 }
 
@@ -78,28 +81,34 @@ export class KeyAuthenticator {
     return hashApiKey(key, this.options.pepper);
   }
 
-  async authenticate(header: string | null, clientIp: string | null): Promise<AuthOutcome> {
+  /**
+   * The presented credential, read once per request: anonymous, a failure needing no lookup (wrong
+   * scheme, placeholder, bad format or checksum), or the HMAC of a well-formed key.
+   */
+  credential(header: string | null): Credential {
     if (header === null || header.trim() === '') return { kind: 'anonymous' };
     const match = /^Bearer +(\S+) *$/i.exec(header);
     if (!match) return unauthenticated(AUTH_MESSAGES.wrongScheme);
     const key = match[1]!;
     if (key === 'taapit_...') return unauthenticated(AUTH_MESSAGES.placeholder, false);
     if (!isWellFormedApiKey(key)) return unauthenticated(AUTH_MESSAGES.malformed);
+    return { kind: 'hash', hash: this.hash(key) };
+  }
 
-    const hash = this.hash(key);
-    return this.decide(await this.lookup(hash), hash, clientIp);
+  async authenticate(header: string | Credential | null, clientIp: string | null): Promise<AuthOutcome> {
+    const credential = typeof header === 'string' || header === null ? this.credential(header) : header;
+    if (credential.kind !== 'hash') return credential;
+    return this.decide(await this.lookup(credential.hash), credential.hash, clientIp);
   }
 
   /**
-   * True when the header holds a key this instance has already found and would accept now from
+   * True when the credential is a key this instance has already found and would accept now from
    * this address: answered from the cache alone (entries past their TTL included), never a query.
    */
-  isKnownGood(header: string | null, clientIp: string | null): boolean {
-    const key = header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
-    if (!key || !isWellFormedApiKey(key)) return false;
-    const hash = this.hash(key);
-    const entry = this.cache.get(hash);
-    return entry !== undefined && this.decide(entry, hash, clientIp).kind === 'key';
+  isKnownGood(credential: Credential, clientIp: string | null): boolean {
+    if (credential.kind !== 'hash') return false;
+    const entry = this.cache.get(credential.hash);
+    return entry !== undefined && this.decide(entry, credential.hash, clientIp).kind === 'key';
   }
 
   private decide(entry: CacheEntry, hash: string, clientIp: string | null): AuthOutcome {

@@ -61,7 +61,7 @@ async function authenticateRequest(
   auth: RequestAuth,
 ): Promise<void> {
   const { clientIp } = auth;
-  const header = request.headers.get('authorization');
+  const credential = services.authenticator.credential(request.headers.get('authorization'));
   // Windows are keyed by an HMAC of the address: the shared store never holds IPs. Computed only
   // where a window per address is needed (anonymous requests, keys not yet verified here).
   const address = () =>
@@ -70,7 +70,7 @@ async function authenticateRequest(
       .digest('base64url')
       .slice(0, 22);
 
-  if (header === null || header.trim() === '') {
+  if (credential.kind === 'anonymous') {
     // Anonymous calls (introspection only) are limited per address, before the document is parsed.
     const limit = services.config.anonymousRateLimitPerMinute;
     const decision = await services.rateLimiter.hit(`ip:${address()}`, limit);
@@ -87,7 +87,7 @@ async function authenticateRequest(
 
   // A key this instance has already verified skips the failure throttle; any other attempt from
   // an address with too many recent failures is refused before the key is looked up.
-  const knownGood = services.authenticator.isKnownGood(header, clientIp);
+  const knownGood = services.authenticator.isKnownGood(credential, clientIp);
   const throttled = knownGood ? null : address();
   if (throttled) {
     const wait = failures.begin(throttled);
@@ -102,7 +102,7 @@ async function authenticateRequest(
   }
   let outcome;
   try {
-    outcome = await services.authenticator.authenticate(header, clientIp);
+    outcome = await services.authenticator.authenticate(credential, clientIp);
   } finally {
     if (throttled) await failures.settle(throttled, outcome?.kind === 'failure' && outcome.failure.failedAttempt);
   }
