@@ -248,6 +248,13 @@ async function main() {
     ...socketSlice,
     commands: await commandsOf(socketBad),
   });
+  // The same unknown key each time: its "no such key" is cached like a key, so this is the HTTP path.
+  const socketUnknown = post(generateApiKey(), '{ __typename }', 401);
+  await socketUnknown();
+  await perRequest('unknown key (valid checksum), over a socket', '{ __typename } with a valid key', post(world.secret, '{ __typename }', 200), socketUnknown, {
+    ...socketSlice,
+    commands: await commandsOf(socketUnknown),
+  });
   agent.destroy();
   await close(bare);
   await close(appServer);

@@ -40,6 +40,8 @@ export interface Config {
   usageFlushMs: number;
   clickFlushMs: number;
   dbTimeoutMs: number;
+  /** Server-side deadline (maxTimeMS) of every read; a read past it answers TIMEOUT. */
+  dbQueryTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
 
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     usageFlushMs: readInt(env, 'USAGE_FLUSH_MS', 2000, 10, 60_000),
     clickFlushMs: readInt(env, 'CLICK_FLUSH_MS', 1000, 10, 60_000),
     dbTimeoutMs: readInt(env, 'DB_TIMEOUT_MS', 5000, 100, 120_000),
+    dbQueryTimeoutMs: readInt(env, 'DB_QUERY_TIMEOUT_MS', 10_000, 10, 600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 0, 120_000),
   };
 }

@@ -22,5 +22,6 @@ export interface RequestFacts {
 }
 
 export function createContext(services: Services, { key, ...facts }: RequestFacts): Context {
-  return { ...facts, ...createActor(services, key) };
+  // The actor itself, not a copy: its loaders see the signal the GraphQL layer sets on it.
+  return Object.assign(createActor(services, key), facts);
 }

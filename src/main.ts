@@ -1,20 +1,22 @@
 import { parseArgs } from 'node:util';
 import { Types } from 'mongoose';
 import pino, { type Logger } from 'pino';
-import { resolvePepper } from './auth/pepper.ts';
+import { readPepper } from './auth/pepper.ts';
 import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './rules/permissions.ts';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/connection.ts';
 import { runMigrations } from './db/migrations.ts';
+import { recountLinkCounters } from './db/recount.ts';
 import { createActor, type Actor } from './core/actor.ts';
 import { createApiKey, deactivateApiKey, listApiKeys } from './core/api-keys.ts';
+import type { Position } from './core/listing.ts';
 import { seedDemo } from './core/demo.ts';
 import { createUser, findUserByEmail } from './core/users.ts';
 import { NotFoundError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { ensureIndexes } from './models/index.ts';
 import { parseGlobalId } from './schema/ids.ts';
-import { startServer } from './server.ts';
+import { pepperFor, startServer } from './server.ts';
 import { createServices } from './services.ts';
 
 const USAGE = `Usage: taapit-api <command> [options]
@@ -28,6 +30,7 @@ Commands:
   key list --email E                      List a user's keys (no secrets)
   key deactivate --id ID                  Deactivate a key
   seed-demo                               Create the demo user/workspace and print a new FULL key
+  recount                                 Recompute the link counters behind totalCount
 
 Without MONGODB_URI the embedded FerretDB under DATA_DIR is used (shared with a running server).`;
 
@@ -64,12 +67,18 @@ function required(values: Record<string, unknown>, name: string): string {
  * Runs one command on the database as the trusted actor: no key, so no key bounds what it does
  * (whoever runs the CLI has the database already). Nothing is batched, so no services start.
  */
-async function withDatabase<T>(config: Config, logger: Logger, pepper: string, run: (actor: Actor) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  config: Config,
+  logger: Logger,
+  knownPepper: string | null,
+  run: (actor: Actor, pepper: string) => Promise<T>,
+): Promise<T> {
   const db = await openDatabase(config);
   try {
+    const pepper = await pepperFor(config, knownPepper);
     await ensureIndexes();
     await runMigrations(logger);
-    return await run(createActor(createServices(config, logger, db, pepper), null));
+    return await run(createActor(createServices(config, logger, db, pepper), null), pepper);
   } finally {
     await db.close();
   }
@@ -80,23 +89,37 @@ const LIST_CHUNK = 100;
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
+/** Signals closer together than this are one request to stop (npm relays Ctrl+C that the group got too). */
+const REPEATED_SIGNAL_MS = 1000;
+/** Beyond SHUTDOWN_TIMEOUT_MS: the final flush and stopping the database must fit in this. */
+const SHUTDOWN_GRACE_MS = 1900;
+
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger, { announce: (text) => process.stdout.write(`${text}\n`) });
   err(`taapit-api on ${server.url}/graphql (GraphiQL in a browser); Ctrl+C stops it.`);
-  let signals = 0;
+  let firstSignalAt: number | undefined;
+  const exit = (code: number) => {
+    logger.flush();
+    process.exit(code);
+  };
   const shutdown = (signal: string) => {
-    signals += 1;
-    if (signals > 1) process.exit(1);
+    if (firstSignalAt !== undefined) {
+      // A second, deliberate signal: stop now, counts not yet written are lost.
+      if (Date.now() - firstSignalAt >= REPEATED_SIGNAL_MS) exit(1);
+      return;
+    }
+    firstSignalAt = Date.now();
     logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ ms: config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
+      exit(1);
+    }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
     server.stop().then(
-      () => {
-        logger.flush();
-        process.exit(0);
-      },
+      ({ flushed }) => exit(flushed ? 0 : 1),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };
@@ -128,8 +151,8 @@ async function run(argv: string[]): Promise<void> {
   if (command === 'serve') return serve(config);
   // CLI logs (if any) go to stderr so stdout carries only the command's output.
   const logger = createLogger(config.logLevel, pino.destination(2));
-  const pepper = resolvePepper(config);
-  const inDatabase = <T>(run: (actor: Actor) => Promise<T>) => withDatabase(config, logger, pepper, run);
+  const pepper = readPepper(config);
+  const inDatabase = <T>(run: (actor: Actor, pepper: string) => Promise<T>) => withDatabase(config, logger, pepper, run);
 
   switch (command) {
     case 'user create': {
@@ -165,8 +188,8 @@ async function run(argv: string[]): Promise<void> {
         if (!user) throw new UsageError(`no user with e-mail ${email}`);
         const list = listApiKeys(actor, { userId: user._id });
         let listed = 0;
-        for (;;) {
-          const chunk = await list.slice(listed, LIST_CHUNK);
+        for (let after: Position | null = null; ; ) {
+          const chunk = await list.page({ after, before: null, limit: LIST_CHUNK, backward: false });
           for (const key of chunk) {
             process.stdout.write(
               `${key._id}  ${key.status.padEnd(11)} ${key.permission.padEnd(9)} ${key.hint}  ${key.name}  used ${key.usageCount}x${key.lastUsedAt ? `, last ${key.lastUsedAt.toISOString()}` : ''}\n`,
@@ -174,6 +197,7 @@ async function run(argv: string[]): Promise<void> {
           }
           listed += chunk.length;
           if (chunk.length < LIST_CHUNK) break;
+          after = list.positionOf(chunk.at(-1)!);
         }
         if (listed === 0) err('no keys');
       });
@@ -190,9 +214,14 @@ async function run(argv: string[]): Promise<void> {
       return;
     }
     case 'seed-demo': {
-      const created = await inDatabase(() => seedDemo(pepper));
+      const created = await inDatabase((_actor, pepper) => seedDemo(pepper));
       err(`demo user demo@taapit.local with a "Demo workspace"; new FULL key (shown only once):`);
       process.stdout.write(`${created.secret}\n`);
+      return;
+    }
+    case 'recount': {
+      const written = await inDatabase(() => recountLinkCounters({ missingOnly: false }));
+      err(`recounted ${written} link counter(s)`);
       return;
     }
     default:

@@ -5,6 +5,8 @@
 export abstract class PeriodicFlusher {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Set by `writePending` when it could not write its batch; the last run decides what `stop` says. */
+  protected failed = false;
 
   constructor(private readonly intervalMs: number) {}
 
@@ -15,14 +17,19 @@ export abstract class PeriodicFlusher {
   }
 
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.writePending());
+    this.flushing = this.flushing.then(() => {
+      this.failed = false;
+      return this.writePending();
+    });
     return this.flushing;
   }
 
-  async stop(): Promise<void> {
+  /** Stops the timer and writes what is left: false when that last write failed. */
+  async stop(): Promise<boolean> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.flush();
+    return !this.failed;
   }
 
   /** Writes what was collected; must not throw (log and keep or drop the batch instead). */

@@ -1,11 +1,12 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { resolvePepper } from './auth/pepper.ts';
+import { createPepperFile, readPepper } from './auth/pepper.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/connection.ts';
 import { runMigrations } from './db/migrations.ts';
 import { bootstrapDemo } from './core/demo.ts';
+import { ApiKey } from './models/api-key.ts';
 import { ensureIndexes } from './models/index.ts';
 import { createServices, startServices, stopServices, type Services } from './services.ts';
 import { createApp, type App } from './yoga.ts';
@@ -17,8 +18,12 @@ export class StartupError extends Error {
 export interface RunningServer {
   url: string;
   services: Services;
-  /** Stops accepting, lets in-flight requests finish, flushes batches, closes the DB and the embedded server. */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting, answers what is in flight (the last answer on each connection), flushes
+   * batches, closes the DB and stops the embedded server last. `flushed` is false when some counts
+   * could not be written.
+   */
+  stop(): Promise<{ flushed: boolean }>;
 }
 
 /** What node refuses before the app sees a request (a broken request line, bad header bytes, headers too large). */
@@ -35,7 +40,11 @@ function clientErrorResponse(error: NodeJS.ErrnoException): string {
 
 /** The node server for the app: the one place that owns socket-level behaviour (used by tests too). */
 export function createHttpServer(app: App): http.Server {
-  const server = http.createServer(app);
+  // Cached redirects are answered straight on node's objects; everything else goes through the adapter.
+  const serveCached = app.serveCached;
+  const server = http.createServer((req, res) => {
+    if (!serveCached(req, res)) void app(req, res);
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     // Answer in JSON like the rest of the API (never node's internals), then close.
     if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
@@ -64,16 +73,50 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   });
 }
 
+/** How long a stopping server leaves idle kept-alive connections open (and then again, until all are gone). */
+const IDLE_CLOSE_GRACE_MS = 200;
+
+/** Fails with the listen error when the port is taken, before anything is started or printed. */
+async function checkPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  const probe = http.createServer();
+  await listen(probe, port, host);
+  await new Promise((resolve) => probe.close(resolve));
+}
+
+/**
+ * The pepper once the database is open. A missing pepper file is generated only for a database
+ * without keys: with keys, a new pepper would silently invalidate every one of them.
+ */
+export async function pepperFor(config: Config, known: string | null): Promise<string> {
+  // Key records, not secret documents: a database from before those were migrated has only records.
+  return known ?? createPepperFile(config, (await ApiKey.exists({})) !== null);
+}
+
+/** Resolves `value` unless it takes longer than `ms`, then `fallback`. */
+async function within<T>(value: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([value, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startServer(
   config: Config,
   logger: Logger,
   options: { announce?: (text: string) => void } = {},
 ): Promise<RunningServer> {
   const started = performance.now();
-  const pepper = resolvePepper(config);
+  await checkPortFree(config.port, config.host);
+  const knownPepper = readPepper(config);
   const db: Database = await openDatabase(config);
+  db.embedded?.onEvent((event) => logger[event.level](event.fields, event.message));
   let services: Services | undefined;
   try {
+    const pepper = await pepperFor(config, knownPepper);
     await ensureIndexes();
     await runMigrations(logger);
     if (db.kind === 'ferretdb' && !config.production) {
@@ -86,6 +129,24 @@ export async function startServer(
     const server = createHttpServer(app);
     // Keep-alive sockets must not hold shutdown open past the in-flight requests.
     server.keepAliveTimeout = 5000;
+    // Once stopping, every answer is its connection's last, so kept-alive clients go elsewhere.
+    let closing = false;
+    const inFlight = new Set<http.ServerResponse>();
+    const sockets = new Set<net.Socket>();
+    server.on('connection', (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    // node's idle list holds connections that finished a request; one that never sent a byte is idle too.
+    const closeIdle = () => {
+      server.closeIdleConnections();
+      for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+    };
+    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (closing) return void res.setHeader('Connection', 'close');
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+    });
     await listen(server, config.port, config.host);
     const { port } = server.address() as AddressInfo;
     const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -93,20 +154,30 @@ export async function startServer(
     logger.info({ url, database: db.kind, ms: Math.round(performance.now() - started) }, 'taapit-api listening');
 
     const running = services;
-    let stopping: Promise<void> | undefined;
+    let stopping: Promise<{ flushed: boolean }> | undefined;
     return {
       url,
       services: running,
       stop: () =>
         (stopping ??= (async () => {
-          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-          server.closeIdleConnections();
+          const deadline = Date.now() + config.shutdownTimeoutMs;
+          closing = true;
+          for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+          // Stop accepting, but leave kept-alive connections a moment: a request a client is sending
+          // right now gets its answer (with Connection: close) instead of a reset connection.
+          // (http.Server#close would close idle connections at once.)
+          const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+          const idleTimer = setInterval(closeIdle, IDLE_CLOSE_GRACE_MS);
           const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
           await closed;
+          clearInterval(idleTimer);
           clearTimeout(timer);
-          await stopServices(running);
-          await db.close();
-          logger.info('taapit-api stopped');
+          // What is left of the budget plus a little: a hung database must not hold the exit.
+          const flushed = await within(stopServices(running), Math.max(deadline - Date.now(), 0) + 700, false);
+          if (!flushed) logger.error('some click or usage counts could not be written to the database');
+          await within(db.close(), 1000, undefined);
+          logger.info({ flushed }, 'taapit-api stopped');
+          return { flushed };
         })()),
     };
   } catch (error) {

@@ -54,7 +54,7 @@ export function startServices(services: Services): void {
   services.clicks.start();
 }
 
-/** Flushes batched writes; call before closing the database. */
-export async function stopServices(services: Services): Promise<void> {
-  await Promise.all([services.usage.stop(), services.clicks.stop()]);
+/** Flushes batched writes; call before closing the database. False when some could not be written. */
+export async function stopServices(services: Services): Promise<boolean> {
+  return (await Promise.all([services.usage.stop(), services.clicks.stop()])).every(Boolean);
 }

@@ -1,6 +1,6 @@
 import { createHttpApp, type App } from './http/app.ts';
 import { createGraphQLHandler } from './http/graphql.ts';
-import { handleRedirect } from './http/redirect.ts';
+import { cachedRedirect, handleRedirect } from './http/redirect.ts';
 import type { Services } from './services.ts';
 
 export type { App } from './http/app.ts';
@@ -14,6 +14,8 @@ export function createApp(services: Services): App {
   const graphql = createGraphQLHandler(services);
   return createHttpApp(services, {
     graphql: (request, context) => graphql.fetch(request, context),
+    authenticate: (request, context) => graphql.authenticate(request, context),
     redirect: (request, url) => handleRedirect(services, request, url),
+    cachedRedirect: (method, url, header) => cachedRedirect(services, method, url, header),
   });
 }

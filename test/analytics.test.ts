@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Types } from 'mongoose';
-import { ClickBucket, clickBucketId, type ClickDimension } from '../src/models/click-bucket.ts';
+import { ClickDay, encodeCounterKey, linkDayId, workspaceDayId } from '../src/models/click-day.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
 const { db } = useTestDatabase();
@@ -28,10 +28,23 @@ async function createLink(input: Record<string, unknown>) {
 /** The ObjectId inside a global id, to write click counters for it as the redirect would. */
 const objectId = (globalId: string) => new Types.ObjectId(Buffer.from(globalId, 'base64').toString('utf8').split(':')[1]);
 
-/** Day counters exactly as the click flusher stores them. */
-async function clicks(link: { id: string }, day: string, dimension: ClickDimension, value: string, count: number, workspace = workspaceObjectId) {
+type Dimension = 'total' | 'bot' | 'referrer' | 'device' | 'browser';
+const FIELD: Record<Dimension, (value: string) => string> = {
+  total: () => 'clicks',
+  bot: () => 'botClicks',
+  referrer: (value) => `referrers.${encodeCounterKey(value)}`,
+  device: (value) => `devices.${encodeCounterKey(value)}`,
+  browser: (value) => `browsers.${encodeCounterKey(value)}`,
+};
+
+/** Day counters exactly as the click flusher stores them: the link's day and its workspace's day. */
+async function clicks(link: { id: string }, day: string, dimension: Dimension, value: string, count: number, workspace = workspaceObjectId) {
   const linkId = objectId(link.id);
-  await ClickBucket.create({ _id: clickBucketId(linkId, day, dimension, value), workspaceId: workspace, linkId, day, dimension, value, clicks: count });
+  const $inc = { [FIELD[dimension](value)]: count };
+  await ClickDay.updateOne({ _id: linkDayId(linkId, day) }, { $inc, $setOnInsert: { workspaceId: workspace, linkId, day } }, { upsert: true });
+  // The workspace day also counts clicks per link, for topLinks.
+  const workspaceInc = dimension === 'total' ? { ...$inc, [`links.${linkId}`]: count } : $inc;
+  await ClickDay.updateOne({ _id: workspaceDayId(workspace, day) }, { $inc: workspaceInc, $setOnInsert: { workspaceId: workspace, day } }, { upsert: true });
 }
 
 const LINK_STATS = `query($id: ID!, $from: DateTime, $to: DateTime) { linkStats(linkId: $id, from: $from, to: $to) {

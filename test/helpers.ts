@@ -5,7 +5,7 @@ import mongoose, { Types } from 'mongoose';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { Permission, Role, Scope } from '../src/rules/permissions.ts';
 import { loadConfig, type Config } from '../src/config.ts';
-import { connectMongoose, databaseFromConnection, type Database } from '../src/db/connection.ts';
+import { connectMongoose, connectReader, databaseFromConnection, type Database } from '../src/db/connection.ts';
 import { insertApiKey, type KeySpec } from '../src/core/api-keys.ts';
 import { createLogger } from '../src/logger.ts';
 import { ensureIndexes } from '../src/models/index.ts';
@@ -40,12 +40,16 @@ export function useTestDatabase(): { db: () => Database; commands: string[]; sta
   beforeAll(async () => {
     const name = `t_${randomBytes(6).toString('hex')}`;
     const connection = await connectMongoose(testDbUri(name), { ferret: isFerret(), timeoutMs: 10_000, monitorCommands: true });
-    connection.getClient().on('commandStarted', (event) => {
-      commands.push(event.commandName);
-      started.push({ commandName: event.commandName, command: event.command });
-    });
+    // On FerretDB slow reads have their own connection, as in the server: its commands count too.
+    const reader = isFerret() ? await connectReader(testDbUri(name), { timeoutMs: 10_000, monitorCommands: true }) : undefined;
+    for (const client of [connection.getClient(), reader?.getClient()]) {
+      client?.on('commandStarted', (event) => {
+        commands.push(event.commandName);
+        started.push({ commandName: event.commandName, command: event.command });
+      });
+    }
     await ensureIndexes();
-    db = databaseFromConnection(isFerret() ? 'ferretdb' : 'mongodb', connection);
+    db = databaseFromConnection(isFerret() ? 'ferretdb' : 'mongodb', connection, reader);
   });
   afterAll(async () => {
     await mongoose.connection.db?.dropDatabase().catch(() => {});
@@ -119,7 +123,7 @@ export function createTestApp(db: Database, env: Record<string, string> = {}, ov
     services,
     logs,
     config,
-    close: () => stopServices(services),
+    close: async () => void (await stopServices(services)),
   };
 }
 

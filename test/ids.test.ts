@@ -16,13 +16,15 @@ import {
   type GraphQLInputType,
   type GraphQLOutputType,
 } from 'graphql';
+import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
 import { InvalidIdError, NODE_TYPENAMES, parseIdArg, toGlobalId } from '../src/schema/ids.ts';
 import { schema } from '../src/schema/index.ts';
-import { cursorOffset, MAX_CURSOR_OFFSET } from '../src/schema/pagination.ts';
+import type { ListOrder } from '../src/core/listing.ts';
+import { decodeCursor, encodeCursor } from '../src/schema/pagination.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
 const { db } = useTestDatabase();
@@ -32,6 +34,29 @@ let key: string;
 const own: Record<string, string> = {};
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
+const b64url = (text: string) => Buffer.from(text).toString('base64url');
+
+const newest = (list: string): ListOrder => ({ key: `${list}.createdAt.-1`, field: 'createdAt', direction: -1, type: 'date' });
+/** The order of each connection type (as its field lists it without orderBy): its cursors name it. */
+const ORDERS: Record<string, ListOrder> = {
+  LinkConnection: newest('link'),
+  DomainConnection: newest('domain'),
+  ProjectConnection: newest('project'),
+  ApiKeyConnection: newest('apiKey'),
+  WorkspaceConnection: newest('workspace'),
+  WorkspaceInvitationConnection: newest('invitation'),
+  WorkspaceMemberConnection: { key: 'member.createdAt.1', field: 'createdAt', direction: 1, type: 'date' },
+};
+const BY_CLICKS: ListOrder = { key: 'link.clicks.-1', field: 'clicks', direction: -1, type: 'number' };
+/** A position in a list: a date (or a number, for clicks) or null, and an id. */
+const position = (order: ListOrder) =>
+  fc.record({
+    value: fc.oneof(
+      fc.constant(null),
+      order.type === 'date' ? fc.date({ noInvalidDate: true }) : fc.integer(),
+    ),
+    id: hex,
+  }).map(({ value, id }) => ({ value, id: new Types.ObjectId(id) }));
 const hex24 = () => randomBytes(12).toString('hex');
 
 beforeAll(async () => {
@@ -144,8 +169,10 @@ describe('well-formed ids of objects that do not exist answer as before', () => 
   });
 
   it('a valid cursor past the end gives an empty page', async () => {
-    const result = await gql(t.app, 'query($c: String) { links(after: $c) { edges { cursor } } }', { c: b64('OffsetConnection:500') }, { key });
-    expect(result.body).toEqual({ data: { links: { edges: [] } } });
+    // Newest first: nothing comes after a link created at 1970-01-01.
+    const end = encodeCursor(ORDERS.LinkConnection!, { value: new Date(0), id: new Types.ObjectId('000000000000000000000000') });
+    const result = await gql(t.app, 'query($c: String) { links(after: $c) { edges { cursor } pageInfo { hasNextPage hasPreviousPage } } }', { c: end }, { key });
+    expect(result.body).toEqual({ data: { links: { edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: true } } } });
   });
 });
 
@@ -197,18 +224,29 @@ describe('the id parser', () => {
     expect(schema.getPossibleTypes(node as any).map((type) => type.name).sort()).toEqual([...NODE_TYPENAMES].sort());
   });
 
-  it('a cursor is an offset from 0 to the maximum, in the exact form this API hands out, or nothing', () => {
-    const cursors = fc.oneof(anyText, fc.oneof(fc.integer(), fc.bigInt(), junk).map((n) => b64(`OffsetConnection:${n}`)));
+  it('a cursor is a position of its own list and order, in the exact form this API hands out, or refused', () => {
+    const order = ORDERS.LinkConnection!;
+    const payloads = fc
+      .tuple(fc.constantFrom('k1', 'k2', ''), fc.constantFrom(order.key, BY_CLICKS.key, 'member.createdAt.1', ''), fc.oneof(junk, fc.integer().map(String), fc.constant('')), fc.oneof(hex, junk))
+      .map((parts) => parts.join('|'));
+    const cursors = fc.oneof(anyText, payloads.map(b64url), payloads.map(b64), fc.oneof(fc.integer(), fc.bigInt(), junk).map((n) => b64(`OffsetConnection:${n}`)));
     fc.assert(
       fc.property(cursors, (cursor) => {
-        const offset = cursorOffset(cursor);
-        if (offset !== null) {
-          expect(Number.isInteger(offset) && offset >= 0 && offset <= MAX_CURSOR_OFFSET).toBe(true);
-          expect(b64(`OffsetConnection:${offset}`)).toBe(cursor);
-        }
+        const decoded = decodeCursor(cursor, order);
+        if ('position' in decoded) expect(encodeCursor(order, decoded.position)).toBe(cursor);
       }),
       { numRuns: 2000 },
     );
+    for (const o of [order, BY_CLICKS]) {
+      fc.assert(
+        fc.property(position(o), (p) => {
+          expect(decodeCursor(encodeCursor(o, p), o)).toEqual({ position: p });
+        }),
+        { numRuns: 200 },
+      );
+    }
+    expect(decodeCursor(b64('OffsetConnection:20'), order)).toEqual({ refused: 'offset' });
+    expect(decodeCursor(encodeCursor(BY_CLICKS, { value: 3, id: new Types.ObjectId() }), order)).toEqual({ refused: 'otherList' });
   });
 });
 
@@ -226,6 +264,8 @@ interface ArgTarget {
   answer(data: Record<string, any>): any;
   /** Mutations answer input errors with their ValidationError member; queries with a GraphQL error. */
   mutation: boolean;
+  /** For a cursor: the order of its list, which a valid cursor names. */
+  order?: ListOrder;
 }
 
 const capitalize = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
@@ -312,6 +352,7 @@ function targetsOf(
         path: fullPath.join('.'),
         typename: named.name === 'ID' ? idTypeOf(name, holder) : undefined,
         mutation,
+        order: ORDERS[getNamedType(field.type).name],
         answer,
         request: (value) => {
           // Put the value at `path`, every other required argument or field plausible.
@@ -390,16 +431,18 @@ function malformed(target: ArgTarget): fc.Arbitrary<string> {
   const huge = fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.integer({ min: 1_000, max: 200_000 })).map(([s, n]) => s.repeat(Math.ceil(n / s.length)).slice(0, n));
   const common = [anyText.filter((s) => s.length > 0), huge, fc.tuple(typeName, junk).map(([type, inner]) => b64(`${type}:${inner}`)).filter((s) => !/^[0-9a-f]{24}$/.test(Buffer.from(s, 'base64').toString().split(':')[1] ?? ''))];
   if (target.kind === 'cursor') {
-    // The random `Type:inner` values can spell a real cursor (OffsetConnection:0): those are valid.
-    const isCursor = (value: string) => {
-      const match = /^OffsetConnection:(0|[1-9]\d*)$/.exec(Buffer.from(value, 'base64').toString());
-      return match !== null && b64(`OffsetConnection:${match[1]}`) === value && Number(match[1]) <= MAX_CURSOR_OFFSET;
-    };
+    const order = target.order!;
+    const other = Object.values(ORDERS).find((o) => o.key !== order.key)!;
+    const isCursor = (value: string) => 'position' in decodeCursor(value, order);
     return fc.oneof(
       ...common.map((arbitrary) => arbitrary.filter((value) => !isCursor(value))),
-      fc.integer({ max: -1 }).map((n) => b64(`OffsetConnection:${n}`)),
-      fc.bigInt({ min: BigInt(MAX_CURSOR_OFFSET) + 1n, max: 10n ** 30n }).map((n) => b64(`OffsetConnection:${n}`)),
-      junk.filter((s) => !/^(0|[1-9]\d*)$/.test(s)).map((s) => b64(`OffsetConnection:${s}`)),
+      // Offset cursors of the earlier paging, cursors of another list or order, tampered ones.
+      fc.nat().map((n) => b64(`OffsetConnection:${n}`)),
+      position(other).map((p) => encodeCursor(other, p)),
+      position(BY_CLICKS).map((p) => encodeCursor(BY_CLICKS, p)),
+      fc.tuple(junk, hex).map(([value, id]) => b64url(`k1|${order.key}|${value}|${id}`)).filter((value) => !isCursor(value)),
+      fc.tuple(fc.nat(), junk).map(([value, id]) => b64url(`k1|${order.key}|${value}|${id}`)).filter((value) => !isCursor(value)),
+      position(order).map((p) => `${encodeCursor(order, p)}=`),
     );
   }
   const others = TYPE_NAMES.filter((type) => (target.typename === null ? !(NODE_TYPENAMES as readonly string[]).includes(type) : type !== target.typename));
@@ -410,7 +453,10 @@ function malformed(target: ArgTarget): fc.Arbitrary<string> {
 
 /** Values of the right shape that name nothing: answered as before (null, NotFoundError, an empty page). */
 function wellFormed(target: ArgTarget): fc.Arbitrary<string> | null {
-  if (target.kind === 'cursor') return fc.integer({ min: 0, max: MAX_CURSOR_OFFSET }).map((n) => b64(`OffsetConnection:${n}`));
+  if (target.kind === 'cursor') {
+    const order = target.order!;
+    return position(order).map((p) => encodeCursor(order, p));
+  }
   if (target.typename === null) return fc.tuple(fc.constantFrom(...NODE_TYPENAMES), hex).map(([type, h]) => toGlobalId(type, h));
   return target.typename ? hex.map((h) => toGlobalId(target.typename!, h)) : null;
 }

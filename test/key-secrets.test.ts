@@ -28,19 +28,20 @@ const hash = (secret: string) => hashApiKey(secret, TEST_PEPPER);
 const ROTATE = 'mutation($input: RotateApiKeyInput!) { rotateApiKey(input: $input) { __typename ... on CreateApiKeyPayload { secret } } }';
 
 describe('a cold verification is primary-key reads only', () => {
-  it('a known key: two finds, each with a filter of exactly { _id }', async () => {
+  it('a known key: three finds (the secret, the key, its user), each with a filter of exactly { _id }', async () => {
     for (let i = 0; i < 5; i++) await makeKey(await makeUser()); // other keys in the collection
-    const { secret, id } = await makeKey(await makeUser());
+    const owner = await makeUser();
+    const { secret, id } = await makeKey(owner);
     let outcome: Awaited<ReturnType<typeof authenticate>> | undefined;
     const commands = await commandsOf(async () => (outcome = await authenticate(secret)));
     expect(outcome).toMatchObject({ kind: 'key', key: { id } });
-    expect(commands.length).toBeLessThanOrEqual(2);
+    expect(commands.length).toBeLessThanOrEqual(3);
     for (const { commandName, command } of commands) {
       expect(commandName).toBe('find');
       expect(Object.keys(command.filter)).toEqual(['_id']);
       expect(typeof command.filter._id === 'string' || command.filter._id instanceof Types.ObjectId).toBe(true);
     }
-    expect(commands.map((c) => String(c.command.filter._id))).toEqual([hash(secret), id]);
+    expect(commands.map((c) => String(c.command.filter._id))).toEqual([hash(secret), id, String(owner._id)]);
   });
 
   it('an unknown key with a valid checksum: one find by { _id }', async () => {

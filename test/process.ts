@@ -5,7 +5,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 export interface Spawned {
   child: ChildProcess;
@@ -17,12 +16,31 @@ const spawned = new Set<ChildProcess>();
 
 /** Kills every CLI process a test started and did not stop (a failed test must not leak servers). */
 export function killSpawned(): void {
-  for (const child of spawned) child.kill('SIGKILL');
+  for (const child of spawned) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  spawned.clear();
 }
 
-/** Runs the real CLI (`src/main.ts`) as a child process. */
+/**
+ * Runs the real CLI (`src/main.ts`) as one node process, as `npm start` does, in its own process
+ * group (so a test can signal the group like Ctrl+C does).
+ */
 export function runCli(args: string[], env: Record<string, string | undefined>): Spawned {
-  const child = spawn(TSX, ['src/main.ts', ...args], {
+  return spawnTracked(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], env);
+}
+
+/** `npm start` in its own process group: npm, the shell it runs the script in, and the server. */
+export function runNpmStart(env: Record<string, string | undefined>): Spawned {
+  return spawnTracked('npm', ['start', '--silent'], env);
+}
+
+function spawnTracked(command: string, args: string[], env: Record<string, string | undefined>): Spawned {
+  const child = spawn(command, args, {
     detached: true,
     cwd: ROOT,
     env: { ...process.env, MONGODB_URI: undefined, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
@@ -32,8 +50,8 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
   child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Kept after exit: `npm start`'s group may outlive npm itself.
   spawned.add(child);
-  void exited.then(() => spawned.delete(child));
   return { child, output: () => text, exited };
 }
 

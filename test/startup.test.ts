@@ -48,7 +48,7 @@ describe('server process', () => {
     await waitFor(() => (ferretProcesses(dataDir).length === 0 ? true : undefined), 5000, 'FerretDB to exit');
   });
 
-  it('PORT in use: a clear message, exit code 1, no FerretDB left', async () => {
+  it('PORT in use: a clear message, exit code 1, checked before anything starts or is printed', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
@@ -57,6 +57,9 @@ describe('server process', () => {
     expect(await server.exited).toBe(1);
     expect(server.output()).toContain(`PORT ${port} on 127.0.0.1 is already in use`);
     expect(server.output()).not.toMatch(/\n\s+at /); // no stack trace
+    // A fresh DATA_DIR: no demo key printed for a server that never ran, nothing created.
+    expect(server.output()).not.toContain('Bearer');
+    expect(fs.readdirSync(dataDir)).toEqual([]);
     expect(ferretProcesses(dataDir)).toHaveLength(0);
     blocker.close();
   });

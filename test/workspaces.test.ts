@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickBucket, clickBucketId } from '../src/models/click-bucket.ts';
+import { ClickDay, linkDayId, workspaceDayId } from '../src/models/click-day.ts';
 import { Invitation } from '../src/models/invitation.ts';
 import { Link } from '../src/models/link.ts';
 import { Membership, Workspace } from '../src/models/workspace.ts';
@@ -76,12 +76,13 @@ describe('workspaces and members', () => {
     await gql(t.app, 'mutation($i: CreateLinkInput!) { createLink(input: $i) { __typename } }', { i: { workspaceId: otherId, url: 'https://y.example/' } }, { key: secret });
     await gql(t.app, 'mutation($i: InviteWorkspaceMemberInput!) { inviteWorkspaceMember(input: $i) { __typename } }', { i: { workspaceId, email: 'guest@example.com', role: 'VIEWER' } }, { key: secret });
     expect(await Invitation.countDocuments({ workspaceId: raw })).toBe(1);
-    await ClickBucket.create({ _id: clickBucketId(raw, '2026-01-01', 'total', 'all'), workspaceId: raw, linkId: raw, day: '2026-01-01', dimension: 'total', value: 'all', clicks: 3 });
+    await ClickDay.create({ _id: linkDayId(raw, '2026-01-01'), workspaceId: raw, linkId: raw, day: '2026-01-01', clicks: 3 });
+    await ClickDay.create({ _id: workspaceDayId(raw, '2026-01-01'), workspaceId: raw, day: '2026-01-01', clicks: 3 });
     const restricted = await makeKey(owner, 'FULL', { workspaces: [raw] });
 
     const result = await gql(t.app, 'mutation($i: WorkspaceIdInput!) { deleteWorkspace(input: $i) { ... on DeletePayload { deletedId } } }', { i: { id: workspaceId } }, { key: secret });
     expect(result.body.data.deleteWorkspace.deletedId).toBe(workspaceId);
-    for (const model of [Link, ClickBucket, Membership, Invitation] as const) expect(await (model as typeof Link).countDocuments({ workspaceId: raw })).toBe(0);
+    for (const model of [Link, ClickDay, Membership, Invitation] as const) expect(await (model as typeof Link).countDocuments({ workspaceId: raw })).toBe(0);
     expect(await Workspace.countDocuments({ _id: raw })).toBe(0);
     const seen = await gql(t.app, '{ workspaces { totalCount } links { totalCount } }', {}, { key: restricted.secret });
     expect(seen.body.data).toEqual({ workspaces: { totalCount: 0 }, links: { totalCount: 0 } });

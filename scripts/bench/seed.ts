@@ -1,10 +1,10 @@
-// Fills the bench database fast: filler links, their slug documents and click buckets go in with insertMany, 1000
+// Fills the bench database fast: filler links, their slug documents and click days go in with insertMany, 1000
 // documents a command (FerretDB hangs on update batches of 100+ statements, not on inserts); keys
 // go through insertApiKey so that however keys are stored, the filler is stored the same way.
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import { insertApiKey } from '../../src/core/api-keys.ts';
-import { ClickBucket, clickBucketId } from '../../src/models/click-bucket.ts';
+import { ClickDay, encodeCounterKey, linkDayId, workspaceDayId } from '../../src/models/click-day.ts';
 import { Domain } from '../../src/models/domain.ts';
 import { Link } from '../../src/models/link.ts';
 import { Project } from '../../src/models/project.ts';
@@ -50,7 +50,7 @@ export async function seedBase(pepper: string): Promise<BenchWorld> {
 
 /**
  * Adds filler links (half on the custom domain, half in the project) up to `total`, each with
- * one click bucket, so that analytics reads scan a collection of the same size.
+ * one click today, so that analytics reads scan a collection of the same size.
  */
 export async function growLinks(world: BenchWorld, total: number, shortDomain: string): Promise<void> {
   const day = new Date().toISOString().slice(0, 10);
@@ -74,10 +74,11 @@ export async function growLinks(world: BenchWorld, total: number, shortDomain: s
     await Link.insertMany(docs, { ordered: false });
     // Each link's slug document, as createLink writes it: the redirect and uniqueness checks read these.
     await Slug.insertMany(docs.map((d) => ({ _id: slugId(d.domain, d.slug), linkId: d._id, workspaceId: d.workspaceId })), { ordered: false });
-    await ClickBucket.insertMany(
-      docs.map((d) => ({ _id: clickBucketId(d._id, day, 'total', 'all'), workspaceId: d.workspaceId, linkId: d._id, day, dimension: 'total', value: 'all', clicks: 1 })),
+    await ClickDay.insertMany(
+      docs.map((d) => ({ _id: linkDayId(d._id, day), workspaceId: d.workspaceId, linkId: d._id, day, clicks: 1 })),
       { ordered: false },
     );
+    await ClickDay.updateOne({ _id: workspaceDayId(world.workspaceId, day) }, { $inc: { clicks: count }, $setOnInsert: { workspaceId: world.workspaceId, day } }, { upsert: true });
     for (const d of docs) world.fillerLinks.push({ _id: d._id, workspaceId: d.workspaceId });
     world.links += count;
   }
@@ -94,20 +95,18 @@ export async function growKeys(world: BenchWorld, total: number, pepper: string)
   }
 }
 
-/** 30 days of clicks on one link across every dimension, the shape linkStats aggregates. */
+/** 30 days of clicks on one link across every breakdown, the shape linkStats reads (and its workspace's days). */
 export async function seedLinkClicks(linkId: Types.ObjectId, workspaceId: Types.ObjectId): Promise<void> {
   const values = {
-    total: ['all'],
-    referrer: ['(direct)', 'news.ycombinator.com', 't.co', 'www.google.com'],
-    device: ['desktop', 'mobile'],
-    browser: ['Chrome', 'Firefox', 'Safari'],
+    referrers: ['(direct)', 'news.ycombinator.com', 't.co', 'www.google.com'],
+    devices: ['desktop', 'mobile'],
+    browsers: ['Chrome', 'Firefox', 'Safari'],
   } as const;
-  const docs = [];
   for (let d = 0; d < 30; d++) {
     const day = new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10);
-    for (const [dimension, list] of Object.entries(values) as [keyof typeof values, readonly string[]][]) {
-      for (const value of list) docs.push({ _id: clickBucketId(linkId, day, dimension, value), workspaceId, linkId, day, dimension, value, clicks: 1 + d });
-    }
+    const $inc: Record<string, number> = { clicks: 1 + d };
+    for (const [breakdown, list] of Object.entries(values)) for (const value of list) $inc[`${breakdown}.${encodeCounterKey(value)}`] = 1 + d;
+    await ClickDay.updateOne({ _id: linkDayId(linkId, day) }, { $inc, $setOnInsert: { workspaceId, linkId, day } }, { upsert: true });
+    await ClickDay.updateOne({ _id: workspaceDayId(workspaceId, day) }, { $inc: { ...$inc, [`links.${linkId}`]: 1 + d }, $setOnInsert: { workspaceId, day } }, { upsert: true });
   }
-  await ClickBucket.insertMany(docs, { ordered: false });
 }

@@ -2,6 +2,7 @@ import type { BlockList } from 'node:net';
 import type { Types } from 'mongoose';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret, type ApiKeySecretDoc } from '../models/api-key-secret.ts';
+import { User, type UserDoc } from '../models/user.ts';
 import { buildIpAllowList, ipAllowed } from '../rules/ip.ts';
 import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
 import type { KeyGrant } from '../rules/permissions.ts';
@@ -13,6 +14,8 @@ export interface AuthenticatedKey {
   grant: KeyGrant;
   rateLimit: number | null;
   doc: ApiKeyDoc;
+  /** The key's user, read with the key and cached with it (users are never changed through the API). */
+  user?: UserDoc | null;
 }
 
 export interface AuthFailure {
@@ -52,6 +55,8 @@ function unauthenticated(message: string, failedAttempt = true): { kind: 'failur
 interface CacheEntry {
   /** null caches "no such key" so that repeated junk with a valid checksum costs one query per TTL. */
   doc: ApiKeyDoc | null;
+  /** What resolvers see, built once per lookup (with the key's user) rather than per request. */
+  key: AuthenticatedKey | null;
   cachedAt: number;
   allowList: BlockList | null;
 }
@@ -65,7 +70,7 @@ export interface KeyAuthenticatorOptions {
 
 /**
  * Verifies Bearer keys: format and checksum first (no I/O), then an in-memory cache of
- * records by HMAC, then primary-key reads (the secret document by HMAC, then the key by id).
+ * records by HMAC, then primary-key reads (the secret document by HMAC, the key by id, its user).
  * The decision (status, expiry, grace, IPs) is re-evaluated on every request from the cached
  * record, so only the record is ever stale.
  */
@@ -143,18 +148,22 @@ export class KeyAuthenticator {
         },
       };
     }
-    return { kind: 'key', key: toAuthenticatedKey(doc) };
+    return { kind: 'key', key: entry.key ?? toAuthenticatedKey(doc) };
   }
 
   private async lookup(hash: string): Promise<CacheEntry> {
     const cached = this.cache.get(hash);
     if (cached && this.now() - cached.cachedAt < this.options.cacheTtlMs) return cached;
-    // Two primary-key reads at most (an unknown key costs one); decide() then checks the hash
-    // against the key record itself, so a stale secret document cannot let anything in.
+    // Primary-key reads only: the secret document by HMAC (all an unknown key costs), the key,
+    // and its user, kept with it so that requests about the user cost nothing while it is cached.
+    // decide() then checks the hash against the key record itself, so a stale secret document
+    // cannot let anything in.
     const secret = await ApiKeySecret.findById(hash, { keyId: 1 }).lean<Pick<ApiKeySecretDoc, '_id' | 'keyId'>>().exec();
     const doc = secret ? await ApiKey.findById(secret.keyId).lean<ApiKeyDoc>().exec() : null;
+    const user = doc ? await User.findById(doc.userId).lean<UserDoc>().exec() : null;
     const entry: CacheEntry = {
       doc,
+      key: doc ? { ...toAuthenticatedKey(doc), user } : null,
       cachedAt: this.now(),
       allowList: doc && doc.allowedIps.length > 0 ? buildIpAllowList(doc.allowedIps) : null,
     };

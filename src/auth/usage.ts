@@ -48,6 +48,7 @@ export class UsageRecorder extends PeriodicFlusher {
     try {
       await bulkWriteInChunks(ApiKey, ops);
     } catch (error) {
+      this.failed = true;
       // Put the counts back so the next flush retries them.
       for (const [keyId, usage] of batch) {
         const entry = this.pending.get(keyId);

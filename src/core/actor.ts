@@ -15,13 +15,28 @@ export interface Actor {
   services: Services;
   loaders: Loaders;
   memberships(): Promise<Map<string, Role>>;
+  /**
+   * Aborts when the client has gone away: the loaders then issue no more reads for it. Set for
+   * GraphQL queries; none for mutations, the CLI and jobs, whose writes always run to the end.
+   */
+  signal?: AbortSignal;
 }
 
 export function createActor(services: Services, key: AuthenticatedKey | null): Actor {
   let memberships: Promise<Map<string, Role>> | undefined;
-  const scope = {
-    key,
-    memberships: () => (memberships ??= key ? rolesOf(key.userId) : Promise.resolve(new Map<string, Role>())),
+  const rolesFor = async (userId: string) => {
+    actor.signal?.throwIfAborted();
+    return rolesOf(userId);
   };
-  return { key, services, loaders: createLoaders(scope), memberships: scope.memberships };
+  const actor: Actor = {
+    key,
+    services,
+    memberships: () => (memberships ??= key ? rolesFor(key.userId) : Promise.resolve(new Map<string, Role>())),
+    loaders: undefined as never,
+  };
+  // The loaders read actor.signal when they run: the GraphQL layer sets it once it knows the operation.
+  actor.loaders = createLoaders(actor);
+  // The key's user comes cached with the key: asking for it (viewer, own e-mail) costs no read.
+  if (key?.user) actor.loaders.user.prime(key.userId, key.user);
+  return actor;
 }

@@ -1,6 +1,7 @@
 import type { Types } from 'mongoose';
 import { ValidationError } from '../errors.ts';
-import { ClickBucket } from '../models/click-bucket.ts';
+import { readerOf } from '../db/read-connection.ts';
+import { BREAKDOWNS, ClickDay, decodeCounterKey, linkDayId, OTHER_KEY, workspaceDayId, type Breakdown, type ClickDayDoc } from '../models/click-day.ts';
 import type { LinkDoc } from '../models/link.ts';
 import type { WorkspaceDoc } from '../models/workspace.ts';
 import type { Actor } from './actor.ts';
@@ -63,37 +64,42 @@ export interface LinkClicks {
   clicks: number;
 }
 
-/** Two $match/$group aggregations over the day buckets: the per-day series and the breakdowns. */
-async function aggregateStats(match: { linkId?: Types.ObjectId; workspaceId?: Types.ObjectId }, range: Range): Promise<Stats> {
-  const days = { $gte: range.from, $lte: range.to };
-  const [perDay, breakdown] = await Promise.all([
-    ClickBucket.aggregate<{ _id: { day: string; dimension: string }; clicks: number }>([
-      { $match: { ...match, day: days, dimension: { $in: ['total', 'bot'] } } },
-      { $group: { _id: { day: '$day', dimension: '$dimension' }, clicks: { $sum: '$clicks' } } },
-    ]).exec(),
-    ClickBucket.aggregate<{ _id: { dimension: string; value: string }; clicks: number }>([
-      { $match: { ...match, day: days, dimension: { $in: ['referrer', 'device', 'browser'] } } },
-      { $group: { _id: { dimension: '$dimension', value: '$value' }, clicks: { $sum: '$clicks' } } },
-      { $sort: { clicks: -1 } },
-    ]).exec(),
-  ]);
-  const byDay = new Map(perDay.filter((row) => row._id.dimension === 'total').map((row) => [row._id.day, row.clicks]));
-  const botClicks = perDay.filter((row) => row._id.dimension === 'bot').reduce((sum, row) => sum + row.clicks, 0);
+/**
+ * The day documents with these ids, by primary key: on the embedded database one `{ _id }` read
+ * per day (it scans the collection for anything else, `$in` included); on MongoDB one `$in`.
+ */
+async function readDays(actor: Actor, ids: string[]): Promise<ClickDayDoc[]> {
+  if (actor.services.db.kind === 'mongodb') return ClickDay.find({ _id: { $in: ids } }).lean<ClickDayDoc[]>().exec();
+  const docs = await Promise.all(ids.map((_id) => ClickDay.findOne({ _id }).lean<ClickDayDoc>().exec()));
+  return docs.filter((doc): doc is ClickDayDoc => doc !== null);
+}
+
+/** Adds up day documents (of one link or one workspace) into the stats of a range. */
+function sumDays(range: Range, docs: ClickDayDoc[]): Stats {
+  const byDay = new Map(docs.map((doc) => [doc.day, doc.clicks ?? 0]));
   const series = range.days.map((day) => ({ day, clicks: byDay.get(day) ?? 0 }));
-  const pick = (dimension: string) =>
-    breakdown
-      .filter((row) => row._id.dimension === dimension)
-      .map((row) => ({ value: row._id.value, clicks: row.clicks }))
+  const pick = (breakdown: Breakdown) => {
+    const totals = new Map<string, number>();
+    for (const doc of docs) {
+      for (const [key, clicks] of Object.entries(doc[breakdown] ?? {})) {
+        const value = decodeCounterKey(key);
+        totals.set(value, (totals.get(value) ?? 0) + clicks);
+      }
+    }
+    return [...totals]
+      .map(([value, clicks]) => ({ value, clicks }))
       .sort((a, b) => b.clicks - a.clicks || a.value.localeCompare(b.value))
       .slice(0, MAX_BREAKDOWN);
+  };
+  const [referrers, devices, browsers] = BREAKDOWNS.map(pick) as [Counted[], Counted[], Counted[]];
   return {
     range,
     totalClicks: series.reduce((sum, d) => sum + d.clicks, 0),
-    botClicks,
+    botClicks: docs.reduce((sum, doc) => sum + (doc.botClicks ?? 0), 0),
     series,
-    referrers: pick('referrer'),
-    devices: pick('device'),
-    browsers: pick('browser'),
+    referrers,
+    devices,
+    browsers,
   };
 }
 
@@ -102,7 +108,7 @@ export async function linkStats(actor: Actor, input: { linkId: Types.ObjectId; r
   const { range } = input;
   const link = await actor.loaders.link.load(String(input.linkId));
   if (!link) return null;
-  return { ...(await aggregateStats({ linkId: link._id }, range)), link };
+  return { ...sumDays(range, await readDays(actor, range.days.map((day) => linkDayId(link._id, day)))), link };
 }
 
 /** The clicks of a whole workspace over a range from statsRange; null when it does not exist or the actor may not see it. */
@@ -110,7 +116,7 @@ export async function workspaceStats(actor: Actor, input: { workspaceId: Types.O
   const { range } = input;
   const workspace = await actor.loaders.workspace.load(String(input.workspaceId));
   if (!workspace) return null;
-  return { ...(await aggregateStats({ workspaceId: workspace._id }, range)), workspace };
+  return { ...sumDays(range, await readDays(actor, range.days.map((day) => workspaceDayId(workspace._id, day)))), workspace };
 }
 
 /**
@@ -118,15 +124,51 @@ export async function workspaceStats(actor: Actor, input: { workspaceId: Types.O
  * as many rows as needed are read so that a few deleted ones do not shorten the list.
  */
 export async function topLinks(actor: Actor, workspaceId: Types.ObjectId, range: Range): Promise<LinkClicks[]> {
-  const rows = await ClickBucket.aggregate<{ _id: Types.ObjectId; clicks: number }>([
-    { $match: { workspaceId, day: { $gte: range.from, $lte: range.to }, dimension: 'total' } },
-    { $group: { _id: '$linkId', clicks: { $sum: '$clicks' } } },
-    { $sort: { clicks: -1 } },
-    { $limit: 2 * MAX_TOP_LINKS },
-  ]).exec();
-  const links = await Promise.all(rows.map((row) => actor.loaders.link.load(String(row._id))));
+  const rows = (await topFromWorkspaceDays(actor, workspaceId, range)) ?? (await topFromLinkDays(workspaceId, range));
+  const links = await Promise.all(rows.map((row) => actor.loaders.link.load(row.linkId)));
   return rows
     .map((row, i) => ({ link: links[i], clicks: row.clicks }))
     .filter((row): row is LinkClicks => row.link !== null && row.link !== undefined)
     .slice(0, MAX_TOP_LINKS);
+}
+
+interface TopRow {
+  linkId: string;
+  clicks: number;
+}
+
+/**
+ * From the clicks per link the workspace days keep, by primary key; null when one of them is
+ * incomplete (over its cap of links, or written without them): their links then add up to less
+ * than their clicks.
+ */
+async function topFromWorkspaceDays(actor: Actor, workspaceId: Types.ObjectId, range: Range): Promise<TopRow[] | null> {
+  const totals = new Map<string, number>();
+  for (const doc of await readDays(actor, range.days.map((day) => workspaceDayId(workspaceId, day)))) {
+    let sum = 0;
+    for (const [linkId, clicks] of Object.entries(doc.links ?? {})) {
+      if (linkId === OTHER_KEY) return null;
+      totals.set(linkId, (totals.get(linkId) ?? 0) + clicks);
+      sum += clicks;
+    }
+    if (sum !== (doc.clicks ?? 0)) return null;
+  }
+  return [...totals]
+    .map(([linkId, clicks]) => ({ linkId, clicks }))
+    .sort((a, b) => b.clicks - a.clicks || (a.linkId < b.linkId ? -1 : 1))
+    .slice(0, 2 * MAX_TOP_LINKS);
+}
+
+/**
+ * From the link days of the workspace: the `{ workspaceId, day }` index on MongoDB, a scan of
+ * every click day on the embedded database (on its read connection, so it holds up no one else).
+ */
+async function topFromLinkDays(workspaceId: Types.ObjectId, range: Range): Promise<TopRow[]> {
+  const rows = await readerOf(ClickDay).aggregate<{ _id: Types.ObjectId; clicks: number }>([
+    { $match: { workspaceId, day: { $gte: range.from, $lte: range.to }, linkId: { $exists: true }, clicks: { $gt: 0 } } },
+    { $group: { _id: '$linkId', clicks: { $sum: '$clicks' } } },
+    { $sort: { clicks: -1, _id: 1 } },
+    { $limit: 2 * MAX_TOP_LINKS },
+  ]).exec();
+  return rows.map((row) => ({ linkId: String(row._id), clicks: row.clicks }));
 }

@@ -15,7 +15,7 @@ import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret } from '../models/api-key-secret.ts';
 import { Membership } from '../models/workspace.ts';
 import type { Actor } from './actor.ts';
-import { listing, type Listing } from './listing.ts';
+import { listing, newestFirst, type Listing } from './listing.ts';
 
 export type { ApiKeyDoc } from '../models/api-key.ts';
 
@@ -259,7 +259,7 @@ export interface ApiKeyFilter {
 /** The user's keys, newest first. */
 export function listApiKeys(actor: Actor, filter: ApiKeyFilter = {}): Listing<ApiKeyDoc> {
   const userId = ownerOf(actor, filter.userId);
-  return listing(ApiKey, { userId, ...(filter.status ? { status: filter.status } : {}) }, { createdAt: -1 });
+  return listing(ApiKey, { userId, ...(filter.status ? { status: filter.status } : {}) }, newestFirst('apiKey'));
 }
 
 export interface CreateApiKeyInput extends KeySpecInput {

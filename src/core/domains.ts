@@ -8,7 +8,7 @@ import type { Actor } from './actor.ts';
 import { validateDestination } from './destinations.ts';
 import { archiveLinksOffHost } from './links.ts';
 import { requireTxtRecord } from './dns.ts';
-import { listing, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
+import { listing, newestFirst, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
 
 export type { DomainDoc } from '../models/domain.ts';
 
@@ -28,7 +28,7 @@ async function visibleDomain(actor: Actor, id: Types.ObjectId): Promise<DomainDo
 
 /** The custom domains of one visible workspace, or of every visible one, newest first. */
 export async function listDomains(actor: Actor, scope: WorkspaceScope): Promise<Listing<DomainDoc>> {
-  return listing(Domain, { workspaceId: { $in: await scopeWorkspaceIds(actor, scope) } }, { createdAt: -1 });
+  return listing(Domain, { workspaceId: { $in: await scopeWorkspaceIds(actor, scope) } }, newestFirst('domain'));
 }
 
 export interface AddDomainInput {

@@ -5,7 +5,7 @@ import { INVITATION_LIFETIME_MS, Invitation, invitationId, statusFilter, type In
 import { Membership, Workspace, type MembershipDoc } from '../models/workspace.ts';
 import { keyAllowsWorkspace, type Role } from '../rules/permissions.ts';
 import type { Actor } from './actor.ts';
-import { listing, type Listing } from './listing.ts';
+import { listing, newestFirst, type Listing } from './listing.ts';
 import { loadAll } from './loaders.ts';
 import { isOpenForInvitee } from './resources.ts';
 import { actingUserId, normalizeEmail, ownEmail } from './users.ts';
@@ -61,7 +61,7 @@ export function invitationWorkspaceName(actor: Actor, doc: InvitationDoc): Promi
 /** The invitations of a workspace (already shown to the actor), newest first. */
 export function listWorkspaceInvitations(workspaceId: Types.ObjectId, status: InvitationStatus | null = null): Listing<InvitationDoc> {
   const filter = { workspaceId, ...(status ? statusFilter(status) : {}) } as QueryFilter<InvitationDoc>;
-  return listing(Invitation, filter, { createdAt: -1 });
+  return listing(Invitation, filter, newestFirst('invitation'));
 }
 
 /** Pending invitations addressed to the actor's user, in workspaces the key is not restricted away from, newest first. */

@@ -1,9 +1,10 @@
-import { Types, type QueryFilter, type SortOrder } from 'mongoose';
+import { Types, type QueryFilter } from 'mongoose';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
 import { chunked } from '../db/bulk.ts';
 import { insertMissing } from '../db/unique.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
-import { Link, type LinkDoc } from '../models/link.ts';
+import { adjustCounters, counterId, counterValues } from '../models/counter.ts';
+import { Link, linkCounterDeltas, type LinkDoc } from '../models/link.ts';
 import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
 import {
   destinationWithUtm,
@@ -18,7 +19,7 @@ import {
 import { escapeRegex, validatePositiveInt, validateTags, validateText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { validateDestination } from './destinations.ts';
-import { listing, visibleWorkspaceIds, type Listing } from './listing.ts';
+import { listing, newestFirst, visibleWorkspaceIds, type Listing, type ListOrder } from './listing.ts';
 import { actingUserId } from './users.ts';
 
 export type { LinkDoc, Utm } from '../models/link.ts';
@@ -119,9 +120,12 @@ const undoClaim = (domain: string, slug: string, linkId: Types.ObjectId) => rele
  * link is ever without one). Used when a domain is deleted: the hostname starts clean.
  */
 export async function archiveLinksOffHost(from: string, to: string): Promise<void> {
-  const moving = await Link.find({ domain: from }, { slug: 1, workspaceId: 1 }).lean<Pick<LinkDoc, '_id' | 'slug' | 'workspaceId'>[]>().exec();
+  const moving = await Link.find({ domain: from }, { slug: 1, workspaceId: 1, archived: 1, projectId: 1 })
+    .lean<Pick<LinkDoc, '_id' | 'slug' | 'workspaceId' | 'archived' | 'projectId'>[]>()
+    .exec();
   await insertMissing(Slug, moving.map((link) => ({ _id: slugId(to, link.slug), linkId: link._id, workspaceId: link.workspaceId })));
   await Link.updateMany({ domain: from }, { $set: { archived: true, domain: to } });
+  await adjustCounters(linkCounterDeltas(moving.map((link) => ({ from: link, to: { ...link, archived: true } }))));
   for (const chunk of chunked(moving, 500)) {
     await Slug.deleteMany({ _id: { $in: chunk.map((link) => slugId(from, link.slug)) }, linkId: { $in: chunk.map((link) => link._id) } });
   }
@@ -244,6 +248,8 @@ export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'inp
     throw new NotFoundError('Link');
   }
   if (moved) await releaseSlug(link.domain, link.slug, link._id);
+  // Archived, restored or moved to another project: nothing is written when the counters stay.
+  await adjustCounters(linkCounterDeltas([{ from: link, to: updated }]));
   actor.services.linkCache.invalidate(link.domain, link.slug);
   actor.services.linkCache.invalidate(updated.domain, updated.slug);
   return updated;
@@ -252,7 +258,9 @@ export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'inp
 /** Deletes a link; its slug is free again at once. Returns the link as it was. */
 export async function deleteLink(actor: Actor, id: Types.ObjectId): Promise<LinkDoc> {
   const link = await requireLink(actor, id);
-  await Link.deleteOne({ _id: link._id });
+  const { deletedCount } = await Link.deleteOne({ _id: link._id });
+  // Only the request that deleted it uncounts it (two concurrent deletes read the same link).
+  if (deletedCount === 1) await adjustCounters(linkCounterDeltas([{ from: link, to: null }]));
   // A process stopped between the two leaves an orphaned slug document: it reads as no link and is dropped once stale.
   await releaseSlug(link.domain, link.slug, link._id);
   actor.services.linkCache.invalidate(link.domain, link.slug);
@@ -277,21 +285,38 @@ function linkQuery(workspaceIds: Types.ObjectId[], filter: LinkFilterInput | nul
   return query;
 }
 
-/** Links of the workspaces the actor may see (archived ones only when asked), newest first by default. */
+/** Only `archived` (or nothing) is set: the list's size is a maintained counter. */
+function isUnfiltered(filter: LinkFilterInput | null | undefined): boolean {
+  if (!filter) return true;
+  return filter.projectId == null && !filter.domain && !filter.tag && !filter.search && !filter.createdAfter && !filter.createdBefore;
+}
+
+/** The sum of counters: one `{ _id }` read for one workspace. */
+const countersTotal = async (ids: string[]) => (await counterValues(ids)).reduce((sum, n) => sum + n, 0);
+
+/**
+ * Links of the workspaces the actor may see (archived ones only when asked), newest first by
+ * default. Unfiltered, its totalCount is read from counters; a filtered list is counted.
+ */
 export async function links(actor: Actor, input: LinksInput): Promise<Listing<LinkDoc>> {
   const workspaceIds = await visibleWorkspaceIds(actor, input.workspaceId ?? null);
-  const sort: Record<string, SortOrder> = { [input.orderBy?.field ?? 'createdAt']: input.orderBy?.direction ?? -1 };
-  return listing(Link, linkQuery(workspaceIds, input.filter), sort);
+  const field = input.orderBy?.field ?? 'createdAt';
+  const direction = input.orderBy?.direction ?? -1;
+  const order: ListOrder = { key: `link.${field}.${direction}`, field, direction, type: field === 'clicks' ? 'number' : 'date' };
+  const kind = input.filter?.archived ? 'archivedLinks' : 'links';
+  const count = isUnfiltered(input.filter) ? () => countersTotal(workspaceIds.map((id) => counterId(kind, id))) : undefined;
+  return listing(Link, linkQuery(workspaceIds, input.filter), order, count);
 }
 
 /** The active links of a workspace already shown to the actor, newest first. */
 export function workspaceLinks(workspace: { _id: Types.ObjectId }): Listing<LinkDoc> {
-  return listing(Link, linkQuery([workspace._id], null), { createdAt: -1 });
+  return listing(Link, linkQuery([workspace._id], null), newestFirst('link'), () => countersTotal([counterId('links', workspace._id)]));
 }
 
 /** The active links of a project already shown to the actor, newest first. */
 export function projectLinks(project: { _id: Types.ObjectId; workspaceId: Types.ObjectId }): Listing<LinkDoc> {
-  return listing(Link, { workspaceId: project.workspaceId, projectId: project._id, archived: false }, { createdAt: -1 });
+  const filter = { workspaceId: project.workspaceId, projectId: project._id, archived: false };
+  return listing(Link, filter, newestFirst('link'), () => countersTotal([counterId('projectLinks', project._id)]));
 }
 
 /** What a request for `host`/`slug` on the redirect side answers. */
@@ -305,21 +330,46 @@ export type RedirectOutcome =
  * (lowercased); reads go through the link cache, so a hot link costs no database round trip.
  */
 export async function resolveRedirect(actor: Pick<Actor, 'services'>, host: string, slug: string): Promise<RedirectOutcome> {
-  const { config, linkCache, clicks } = actor.services;
-  let domain: DomainDoc | null = null;
-  if (host !== config.shortDomain) {
-    domain = await linkCache.findDomain(host);
-    // Anyone can add any hostname to a workspace; until it is verified it serves nothing of the
-    // workspace (no notFoundUrl, no link), or it would be an open redirect on someone else's name.
-    if (!domain?.verified) return { kind: 'notFound', fallback: null };
-  }
+  const { config, linkCache } = actor.services;
+  const domain = host === config.shortDomain ? null : await linkCache.findDomain(host);
+  const cached = needsLink(config.shortDomain, host, slug, domain) ? await linkCache.find(host, slug) : null;
+  return redirectOutcome(actor.services, host, domain, cached);
+}
+
+/**
+ * The same answer from the link cache alone, without waiting: undefined when something is not
+ * cached yet (then resolveRedirect reads it). Lets the server answer hot links on its fast path.
+ */
+export function resolveCachedRedirect(services: Actor['services'], host: string, slug: string): RedirectOutcome | undefined {
+  const { config, linkCache } = services;
+  const domain = host === config.shortDomain ? null : linkCache.peekDomain(host);
+  if (domain === undefined) return undefined;
+  const cached = needsLink(config.shortDomain, host, slug, domain) ? linkCache.peek(host, slug) : null;
+  if (cached === undefined) return undefined;
+  return redirectOutcome(services, host, domain, cached);
+}
+
+/** A link is looked up only on the platform domain or a verified custom domain, for a possible slug. */
+function needsLink(shortDomain: string, host: string, slug: string, domain: DomainDoc | null): boolean {
+  return (host === shortDomain || !!domain?.verified) && SLUG_PATTERN.test(slug);
+}
+
+/** The redirect rules, from the host's custom domain (null on the platform domain) and the cached link. */
+function redirectOutcome(
+  services: Actor['services'],
+  host: string,
+  domain: DomainDoc | null,
+  cached: { link: LinkDoc | null; clickMark: number } | null,
+): RedirectOutcome {
+  // Anyone can add any hostname to a workspace; until it is verified it serves nothing of the
+  // workspace (no notFoundUrl, no link), or it would be an open redirect on someone else's name.
+  if (host !== services.config.shortDomain && !domain?.verified) return { kind: 'notFound', fallback: null };
   const fallback = domain?.notFoundUrl ?? null;
-  const cached = SLUG_PATTERN.test(slug) ? await linkCache.find(host, slug) : null;
   let link = cached?.link;
   // A link left on a hostname that another workspace has since verified is not theirs to serve.
   if (link && domain && String(link.workspaceId) !== String(domain.workspaceId)) link = null;
   if (!link || !cached) return { kind: 'notFound', fallback };
-  const clicksSoFar = link.clicks + clicks.unseenSince(String(link._id), cached.clickMark);
+  const clicksSoFar = link.clicks + services.clicks.unseenSince(String(link._id), cached.clickMark);
   const reason = goneReason(link, clicksSoFar);
   if (reason) return { kind: 'gone', reason, fallback };
   return { kind: 'redirect', location: destinationWithUtm(link), link };

@@ -3,13 +3,16 @@ import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
 import { keyAllowsWorkspace, type Role } from '../rules/permissions.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
-import { Domain, type DomainDoc } from '../models/domain.ts';
+import { Domain, findDomainByHost, type DomainDoc } from '../models/domain.ts';
 import { User, type UserDoc } from '../models/user.ts';
 import { Workspace, type WorkspaceDoc } from '../models/workspace.ts';
 import { OWNED_KINDS, WORKSPACE_RESOURCES, type OwnedDoc, type OwnedKind, type OwnedResource, type Viewer } from './resources.ts';
 
 interface LoaderScope {
   key: AuthenticatedKey | null;
+  services: { db: { kind: 'ferretdb' | 'mongodb' } };
+  /** Once aborted (the client went away), batches fail instead of reading. */
+  signal?: AbortSignal;
   memberships(): Promise<Map<string, Role>>;
 }
 
@@ -22,6 +25,7 @@ type OwnedLoaders = { [K in OwnedKind]: DataLoader<string, OwnedDoc<K> | null> }
  * not see it: the same answer as for an id that does not exist.
  */
 export function createLoaders(scope: LoaderScope) {
+  const pointReadsOnly = scope.services.db.kind === 'ferretdb';
   async function visibleWorkspaces(): Promise<Set<string>> {
     const key = scope.key;
     if (!key) return new Set();
@@ -36,11 +40,12 @@ export function createLoaders(scope: LoaderScope) {
     byWorkspace = true,
   ): DataLoader<string, T | null> {
     return new DataLoader<string, T | null>(async (ids) => {
-      // One id (a node, a mutation target): an exact { _id } filter, which the embedded FerretDB
-      // answers from its index; it scans the collection for $in, which batches of many ids accept.
+      scope.signal?.throwIfAborted();
+      // The embedded FerretDB answers an exact { _id } filter from its index but scans the whole
+      // collection for $in: there a batch is one primary-key read per id; MongoDB gets one $in.
       const read =
-        ids.length === 1
-          ? model.findById(ids[0]).lean<T>().exec().then((doc) => (doc ? [doc] : []))
+        ids.length === 1 || pointReadsOnly
+          ? Promise.all(ids.map((id) => model.findById(id).lean<T>().exec())).then((found) => found.filter((doc) => doc !== null))
           : model.find({ _id: { $in: [...ids] } }).lean<T[]>().exec();
       const [docs, workspaces] = await Promise.all([read, byWorkspace ? visibleWorkspaces() : new Set<string>()]);
       const shown = await Promise.all(docs.map((doc) => visible(doc, workspaces)));
@@ -73,12 +78,17 @@ export function createLoaders(scope: LoaderScope) {
     visibleWorkspaces: memo(visibleWorkspaces),
     workspace: batch<WorkspaceDoc>(Workspace, (doc, workspaces) => workspaces.has(String(doc._id))),
     ...owned,
-    /** Custom domains by hostname (a link's domain), visible ones only. */
+    /**
+     * Custom domains by hostname (a link's domain), visible ones only: two primary-key reads per
+     * host through the hostname registry, or on MongoDB one query for several, like batch() above.
+     */
     domainByHost: new DataLoader<string, DomainDoc | null>(async (hosts) => {
-      const [docs, workspaces] = await Promise.all([
-        Domain.find({ hostname: { $in: [...hosts] } }).lean<DomainDoc[]>().exec(),
-        visibleWorkspaces(),
-      ]);
+      scope.signal?.throwIfAborted();
+      const read =
+        hosts.length === 1 || pointReadsOnly
+          ? Promise.all(hosts.map((host) => findDomainByHost(host))).then((found) => found.filter((doc) => doc !== null))
+          : Domain.find({ hostname: { $in: [...hosts] } }).lean<DomainDoc[]>().exec();
+      const [docs, workspaces] = await Promise.all([read, visibleWorkspaces()]);
       const byHost = new Map(docs.filter((doc) => inVisibleWorkspace(doc, workspaces)).map((doc) => [doc.hostname, doc]));
       return hosts.map((host) => byHost.get(host) ?? null);
     }),

@@ -11,7 +11,7 @@ export type { MembershipDoc } from '../models/workspace.ts';
 
 /** The members of a workspace (already shown to the actor), oldest first. */
 export function listWorkspaceMembers(workspaceId: Types.ObjectId): Listing<MembershipDoc> {
-  return listing(Membership, { workspaceId }, { createdAt: 1 });
+  return listing(Membership, { workspaceId }, { key: 'member.createdAt.1', field: 'createdAt', direction: 1, type: 'date' });
 }
 
 export interface WorkspaceMemberInput {

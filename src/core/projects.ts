@@ -1,10 +1,11 @@
 import type { Types } from 'mongoose';
 import { NotFoundError } from '../errors.ts';
+import { Counter, counterId } from '../models/counter.ts';
 import { Link } from '../models/link.ts';
 import { Project, type ProjectDoc } from '../models/project.ts';
 import { validateColor, validateRequiredText, validateText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
-import { listing, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
+import { listing, newestFirst, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
 
 export type { ProjectDoc } from '../models/project.ts';
 
@@ -20,7 +21,7 @@ async function visibleProject(actor: Actor, id: Types.ObjectId): Promise<Project
 
 /** The projects of one visible workspace, or of every visible one, newest first. */
 export async function listProjects(actor: Actor, scope: WorkspaceScope): Promise<Listing<ProjectDoc>> {
-  return listing(Project, { workspaceId: { $in: await scopeWorkspaceIds(actor, scope) } }, { createdAt: -1 });
+  return listing(Project, { workspaceId: { $in: await scopeWorkspaceIds(actor, scope) } }, newestFirst('project'));
 }
 
 export interface CreateProjectInput {
@@ -72,5 +73,6 @@ export async function deleteProject(actor: Actor, input: ProjectIdInput, _at = '
   const project = await visibleProject(actor, input.id);
   await Link.updateMany({ projectId: project._id }, { $set: { projectId: null } });
   await Project.deleteOne({ _id: project._id });
+  await Counter.deleteOne({ _id: counterId('projectLinks', project._id) });
   return project;
 }

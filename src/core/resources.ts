@@ -1,6 +1,7 @@
 import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
-import { ClickBucket } from '../models/click-bucket.ts';
+import { ClickDay } from '../models/click-day.ts';
+import { Counter } from '../models/counter.ts';
 import { Domain } from '../models/domain.ts';
 import { Invitation, invitationStatus, type InvitationDoc } from '../models/invitation.ts';
 import { Link } from '../models/link.ts';
@@ -77,8 +78,10 @@ export const OWNED_TYPENAMES: OwnedTypename[] = OWNED_KINDS.map((kind) => WORKSP
  * interrupted delete can be run again by its owner.
  */
 export const WORKSPACE_CASCADE: readonly Model<any>[] = [
-  ClickBucket,
+  ClickDay,
   ...OWNED_KINDS.filter((kind) => WORKSPACE_RESOURCES[kind].cascade).map((kind) => WORKSPACE_RESOURCES[kind].model as Model<any>),
   // After the links: an interrupted delete leaves no live link without its slug document.
   Slug,
+  // Last: until the links are gone their counts stay right.
+  Counter,
 ];

@@ -4,7 +4,7 @@ import { unindexRole } from '../models/user-roles.ts';
 import { Membership, Workspace, type MembershipDoc, type WorkspaceDoc } from '../models/workspace.ts';
 import { validateRequiredText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
-import { listing, type Listing } from './listing.ts';
+import { listing, newestFirst, type Listing } from './listing.ts';
 import { WORKSPACE_CASCADE } from './resources.ts';
 import { actingUserId } from './users.ts';
 
@@ -20,7 +20,7 @@ export async function requireWorkspace(actor: Actor, workspaceId: Types.ObjectId
 /** The workspaces the actor can reach, newest first. */
 export async function listWorkspaces(actor: Actor): Promise<Listing<WorkspaceDoc>> {
   const ids = [...(await actor.loaders.visibleWorkspaces())].map((id) => new Types.ObjectId(id));
-  return listing(Workspace, { _id: { $in: ids } }, { createdAt: -1 });
+  return listing(Workspace, { _id: { $in: ids } }, newestFirst('workspace'));
 }
 
 export interface CreateWorkspaceInput {

@@ -1,6 +1,8 @@
 import mongoose from 'mongoose';
 import type { Config } from '../config.ts';
+import { applyQueryDeadline, socketTimeoutFor } from './deadlines.ts';
 import { findRunningEmbedded, startEmbeddedFerret, type EmbeddedServer } from './embedded.ts';
+import { setReadConnection } from './read-connection.ts';
 
 // Fail fast instead of queueing operations while disconnected: callers get an error they can report.
 mongoose.set('bufferCommands', false);
@@ -14,6 +16,8 @@ export class DatabaseError extends Error {
 export interface Database {
   kind: 'ferretdb' | 'mongodb';
   connection: mongoose.Connection;
+  /** The embedded FerretDB's second connection, for slow reads (see read-connection.ts); none on MongoDB. */
+  reader?: mongoose.Connection;
   embedded?: EmbeddedServer;
   /** Resolves true when the server answered a ping within timeoutMs. */
   ping(timeoutMs?: number): Promise<boolean>;
@@ -30,31 +34,67 @@ export interface ConnectOptions {
   /** FerretDB v1 applies updates read-modify-write per connection: one connection keeps $inc exact. */
   ferret: boolean;
   timeoutMs: number;
+  /** Deadline of every read (maxTimeMS), DB_QUERY_TIMEOUT_MS; 10 s when not given. */
+  queryTimeoutMs?: number;
   /** Emit driver command events (tests count round trips with them). */
   monitorCommands?: boolean;
 }
 
+/** DB_QUERY_TIMEOUT_MS's default, for connections opened without a config (tests, scripts). */
+const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+/** Scans on the embedded database run side by side on this many connections, apart from the main one. */
+const READ_POOL_SIZE = 4;
+
+function clientOptions(options: ConnectOptions, ferretPoolSize: number): mongoose.ConnectOptions {
+  return {
+    serverSelectionTimeoutMS: options.timeoutMs,
+    connectTimeoutMS: options.timeoutMs,
+    socketTimeoutMS: socketTimeoutFor(options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS),
+    monitorCommands: options.monitorCommands ?? false,
+    ...(options.ferret ? { maxPoolSize: ferretPoolSize, directConnection: true, retryWrites: false } : {}),
+  };
+}
+
+function unreachable(uri: string, options: ConnectOptions, error: unknown): DatabaseError {
+  return new DatabaseError(
+    `cannot reach the database at ${describeHosts(uri)} within ${options.timeoutMs} ms (${(error as Error).name}): check MONGODB_URI and that the server is running.`,
+  );
+}
+
 export async function connectMongoose(uri: string, options: ConnectOptions): Promise<mongoose.Connection> {
   try {
-    await mongoose.connect(uri, {
-      serverSelectionTimeoutMS: options.timeoutMs,
-      connectTimeoutMS: options.timeoutMs,
-      monitorCommands: options.monitorCommands ?? false,
-      ...(options.ferret ? { maxPoolSize: 1, directConnection: true, retryWrites: false } : {}),
-    });
+    await mongoose.connect(uri, clientOptions(options, 1));
   } catch (error) {
     await mongoose.disconnect().catch(() => {});
-    throw new DatabaseError(
-      `cannot reach the database at ${describeHosts(uri)} within ${options.timeoutMs} ms (${(error as Error).name}): check MONGODB_URI and that the server is running.`,
-    );
+    throw unreachable(uri, options, error);
   }
+  applyQueryDeadline(mongoose.connection, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
   return mongoose.connection;
 }
 
-function makeDatabase(kind: Database['kind'], connection: mongoose.Connection, embedded?: EmbeddedServer): Database {
+/**
+ * The embedded FerretDB's second connection, for listings, counts and aggregates (readerOf): they
+ * scan, and on the single main connection every other request would wait behind them. Reads only,
+ * so the lost-update problem of several connections does not arise.
+ */
+export async function connectReader(uri: string, options: Omit<ConnectOptions, 'ferret'>): Promise<mongoose.Connection> {
+  const connection = mongoose.createConnection(uri, clientOptions({ ...options, ferret: true }, READ_POOL_SIZE));
+  try {
+    await connection.asPromise();
+  } catch (error) {
+    await connection.close().catch(() => {});
+    throw unreachable(uri, { ...options, ferret: true }, error);
+  }
+  applyQueryDeadline(connection, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
+  return connection;
+}
+
+function makeDatabase(kind: Database['kind'], connection: mongoose.Connection, embedded?: EmbeddedServer, reader?: mongoose.Connection): Database {
+  setReadConnection(reader ?? null);
   return {
     kind,
     connection,
+    reader,
     embedded,
     async ping(timeoutMs = 1000) {
       const db = connection.db;
@@ -70,6 +110,8 @@ function makeDatabase(kind: Database['kind'], connection: mongoose.Connection, e
       return ok;
     },
     async close() {
+      setReadConnection(null);
+      await reader?.close().catch(() => {});
       await mongoose.disconnect().catch(() => {});
       await embedded?.stop();
     },
@@ -78,26 +120,29 @@ function makeDatabase(kind: Database['kind'], connection: mongoose.Connection, e
 
 /** MONGODB_URI when set, otherwise the embedded FerretDB under DATA_DIR. */
 export async function openDatabase(config: Config): Promise<Database> {
+  const options = { timeoutMs: config.dbTimeoutMs, queryTimeoutMs: config.dbQueryTimeoutMs };
   if (config.mongodbUri) {
-    const connection = await connectMongoose(config.mongodbUri, { ferret: false, timeoutMs: config.dbTimeoutMs });
+    const connection = await connectMongoose(config.mongodbUri, { ...options, ferret: false });
     return makeDatabase('mongodb', connection);
   }
   // A server already running on this DATA_DIR owns the embedded database: share it (the CLI does this).
   const running = await findRunningEmbedded(config.dataDir);
-  if (running) {
-    const connection = await connectMongoose(running.uri('taapit'), { ferret: true, timeoutMs: config.dbTimeoutMs });
-    return makeDatabase('ferretdb', connection);
-  }
-  const embedded = await startEmbeddedFerret({ dataDir: config.dataDir });
+  const embedded = running ? undefined : await startEmbeddedFerret({ dataDir: config.dataDir });
+  const uri = (running ?? embedded)!.uri('taapit');
   try {
-    const connection = await connectMongoose(embedded.uri('taapit'), { ferret: true, timeoutMs: config.dbTimeoutMs });
-    return makeDatabase('ferretdb', connection, embedded);
+    const connection = await connectMongoose(uri, { ...options, ferret: true });
+    const reader = await connectReader(uri, options).catch(async (error: unknown) => {
+      await mongoose.disconnect().catch(() => {});
+      throw error;
+    });
+    return makeDatabase('ferretdb', connection, embedded, reader);
   } catch (error) {
-    await embedded.stop();
+    await embedded?.stop();
     throw error;
   }
 }
 
-export function databaseFromConnection(kind: Database['kind'], connection: mongoose.Connection): Database {
-  return makeDatabase(kind, connection);
+/** A Database over connections opened elsewhere (tests, scripts); `reader` as connectReader opens it. */
+export function databaseFromConnection(kind: Database['kind'], connection: mongoose.Connection, reader?: mongoose.Connection): Database {
+  return makeDatabase(kind, connection, undefined, reader);
 }

@@ -89,7 +89,16 @@ export interface EmbeddedServer {
   hostUri: string;
   port: number;
   uri(dbName: string): string;
+  /** Receives the supervisor's log lines (crash, each restart attempt, recovery). */
+  onEvent(listener: (event: EmbeddedEvent) => void): void;
   stop(): Promise<void>;
+}
+
+/** A line for the server's log: what happened to the embedded database. */
+export interface EmbeddedEvent {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  fields: Record<string, unknown>;
 }
 
 // The watchdog shell keeps FerretDB tied to our life: its stdin is a pipe from this
@@ -110,14 +119,82 @@ export interface StartEmbeddedOptions {
   dataDir: string;
   port?: number;
   startTimeoutMs?: number;
+  /** Restart FerretDB when it exits on its own (default true). */
+  supervise?: boolean;
 }
 
-/** Starts FerretDB on a free loopback port with its SQLite files under dataDir/ferretdb. */
+/** First wait before restarting a crashed FerretDB; doubled per failed attempt up to the maximum. */
+export const RESTART_FIRST_DELAY_MS = 200;
+export const RESTART_MAX_DELAY_MS = 5000;
+
+interface FerretProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  running(): boolean;
+  stderrTail(): string;
+}
+
+function launch(bin: string, args: string[]): FerretProcess {
+  // Its own process group (detached): Ctrl+C or systemd's SIGINT to ours must not stop the
+  // database before our final flush; we stop it last, and the watchdog stops it if we die.
+  const child: ChildProcess = spawn('sh', ['-c', WATCHDOG, 'ferretdb-watchdog', bin, ...args], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-2000);
+  });
+  let running = true;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running = false;
+      resolve(code);
+    }),
+  );
+  // Its last lines say why it stopped; earlier ones are usually unrelated warnings.
+  const lastLines = () => stderrTail.trim().split('\n').slice(-3).join('\n').slice(-600);
+  return { child, exited, running: () => running, stderrTail: lastLines };
+}
+
+/** Ends a launched FerretDB: closing the pipe makes the watchdog stop it; SIGKILL to its group if that hangs. */
+async function terminate(proc: FerretProcess, graceMs = 2000): Promise<void> {
+  // Always: the watchdog's pipe reader outlives a FerretDB that exited by itself.
+  proc.child.stdin?.end();
+  if (!proc.running()) return;
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-proc.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, graceMs);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
+/** Waits until FerretDB answers a ping: false when it exits or the deadline passes first. */
+async function becomesReady(proc: FerretProcess, hostUri: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!proc.running()) return false;
+    if (await pingOnce(`${hostUri}/admin?directConnection=true`)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts FerretDB on a free loopback port with its SQLite files under dataDir/ferretdb and, unless
+ * told otherwise, supervises it: when it exits on its own it is restarted on the same port and
+ * data (waits of 0.2 s doubling to 5 s between attempts), so the driver reconnects by itself.
+ */
 export async function startEmbeddedFerret(options: StartEmbeddedOptions): Promise<EmbeddedServer> {
   const sqliteDir = path.join(path.resolve(options.dataDir), 'ferretdb');
   await ensureWritableDir(sqliteDir);
   const bin = await ensureFerretBinary();
   const port = options.port ?? (await freePort());
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const args = [
     '--handler=sqlite',
     `--sqlite-url=file:${sqliteDir}/`,
@@ -128,45 +205,74 @@ export async function startEmbeddedFerret(options: StartEmbeddedOptions): Promis
     '--telemetry=disable',
     '--log-level=warn',
   ];
-  const child: ChildProcess = spawn('sh', ['-c', WATCHDOG, 'ferretdb-watchdog', bin, ...args], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let stderrTail = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderrTail = (stderrTail + chunk.toString()).slice(-2000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let running = true;
-  void exited.then(() => (running = false));
-
   const hostUri = `mongodb://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
-  for (;;) {
-    if (!running) {
-      throw new EmbeddedDbError(`FerretDB exited during start-up: ${stderrTail.trim() || 'no output'}`);
-    }
-    if (await pingOnce(`${hostUri}/admin?directConnection=true`)) break;
-    if (Date.now() > deadline) {
-      child.stdin?.end();
-      child.kill('SIGTERM');
-      throw new EmbeddedDbError(`FerretDB did not answer a ping on 127.0.0.1:${port} within ${options.startTimeoutMs ?? 20_000} ms.`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-
   const stateFile = path.join(path.resolve(options.dataDir), 'ferretdb.json');
-  await fs.writeFile(stateFile, JSON.stringify({ port, pid: child.pid }));
+
+  let current = launch(bin, args);
+  if (!(await becomesReady(current, hostUri, startTimeoutMs))) {
+    const exitedByItself = !current.running();
+    await terminate(current);
+    if (exitedByItself) throw new EmbeddedDbError(`FerretDB exited during start-up: ${current.stderrTail() || 'no output'}`);
+    throw new EmbeddedDbError(`FerretDB did not answer a ping on 127.0.0.1:${port} within ${startTimeoutMs} ms.`);
+  }
+  await fs.writeFile(stateFile, JSON.stringify({ port, pid: current.child.pid }));
+
+  const listeners: ((event: EmbeddedEvent) => void)[] = [];
+  const emit = (level: EmbeddedEvent['level'], message: string, fields: Record<string, unknown>) => {
+    for (const listener of listeners) listener({ level, message, fields });
+  };
+  let stopping = false;
+  let wakeUp: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const restart = async () => {
+    const crashedAt = Date.now();
+    for (let attempt = 1, delay = RESTART_FIRST_DELAY_MS; ; attempt += 1, delay = Math.min(delay * 2, RESTART_MAX_DELAY_MS)) {
+      await pause(delay);
+      if (stopping) return;
+      emit('info', 'restarting embedded FerretDB', { attempt, afterMs: delay, port });
+      const proc = launch(bin, args);
+      current = proc;
+      const ready = await becomesReady(proc, hostUri, startTimeoutMs);
+      if (stopping) return;
+      if (ready) {
+        await fs.writeFile(stateFile, JSON.stringify({ port, pid: proc.child.pid })).catch(() => {});
+        emit('info', 'embedded FerretDB restarted', { attempt, port, downMs: Date.now() - crashedAt });
+        watch(proc);
+        return;
+      }
+      emit('error', 'embedded FerretDB restart failed', { attempt, port, output: proc.stderrTail() || undefined });
+      await terminate(proc);
+    }
+  };
+  const watch = (proc: FerretProcess) => {
+    void proc.exited.then((code) => {
+      if (stopping || proc !== current) return;
+      // Let the old watchdog's pipe reader go.
+      proc.child.stdin?.end();
+      emit('warn', 'embedded FerretDB exited unexpectedly; restarting it', { code, port, output: proc.stderrTail() || undefined });
+      void restart();
+    });
+  };
+  if (options.supervise ?? true) watch(current);
+
   return {
     hostUri,
     port,
     uri: (dbName) => `${hostUri}/${dbName}?directConnection=true&retryWrites=false`,
+    onEvent: (listener) => void listeners.push(listener),
     async stop() {
+      stopping = true;
+      wakeUp?.();
       await fs.rm(stateFile, { force: true });
-      if (!running) return;
-      child.stdin?.end();
-      const timer = setTimeout(() => child.kill('SIGTERM'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await terminate(current);
     },
   };
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import proxyAddr from 'proxy-addr';
 import { createServerAdapter } from '@whatwg-node/server';
 import type { Config, CorsOrigins } from '../config.ts';
 import { requestStore, type RequestStore } from '../logger.ts';
 import type { Services } from '../services.ts';
+import type { HeaderGetter } from '../redirect/clicks.ts';
+import type { RequestAuth } from './auth-plugin.ts';
 
 /** What the HTTP layer hands to each request: set by the node server or by tests calling app.fetch. */
 export interface ServerContext {
@@ -21,17 +23,31 @@ export interface GraphQLServerContext {
   requestId: string;
   /** The client address, TRUST_PROXY applied; null when unknown. */
   clientIp: string | null;
+  /** The key's authentication when `handlers.authenticate` already did it (before the body was read). */
+  auth?: RequestAuth;
 }
 
 /** The handlers behind the routes the app does not answer itself. */
 export interface AppHandlers {
   /** /graphql, once the body is checked and buffered. */
   graphql(request: Request, context: GraphQLServerContext): Response | Promise<Response>;
+  /** A POST to /graphql before its body is read: an answer (a refused key), or null to go on. */
+  authenticate?(request: Request, context: GraphQLServerContext): Promise<Response | null>;
   /** Every other path: short links. */
   redirect(request: Request, url: URL): Promise<Response>;
+  /** The Location of a GET or HEAD the link cache answers alone (click recorded), else undefined. */
+  cachedRedirect?(method: string, url: URL, header: HeaderGetter): string | undefined;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Paths the app serves itself; every other path is a short link. */
+const SERVER_PATHS = new Set(['/graphql', '/healthz', '/readyz']);
+
+/** The client's X-Request-Id when it is a sensible one, else a new id. */
+function requestIdOf(incoming: string | string[] | null | undefined): string {
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /** GraphQL documents are small: a larger body is refused, by Content-Length or while it is read. */
 const MAX_BODY_BYTES = 1_000_000;
 /** POST bodies that are JSON only: forms, multipart and text/plain are what a cross-site page can send without a preflight. */
@@ -154,6 +170,12 @@ export function createHttpApp(services: Services, handlers: AppHandlers) {
       );
     }
     if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return tooLarge();
+    const refused = await handlers.authenticate?.(request, context);
+    if (refused) {
+      // The body is not read: node discards a declared length after the answer; a chunked one may never end.
+      if (!request.headers.has('content-length')) refused.headers.set('Connection', 'close');
+      return refused;
+    }
     const body = await readCappedBody(request, MAX_BODY_BYTES);
     if (body === null) return tooLarge();
     // Every accepted type is JSON: the handler is told so in the one spelling yoga parses.
@@ -177,9 +199,42 @@ export function createHttpApp(services: Services, handlers: AppHandlers) {
     return handlers.redirect(request, url);
   }
 
-  return createServerAdapter<ServerContext>(async (request, serverContext) => {
-    const incomingId = request.headers.get('x-request-id');
-    const store: RequestStore = { requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID() };
+  /**
+   * Node's request listener runs this before the Fetch adapter: a GET or HEAD of a link the cache
+   * holds is answered here, with the same checks, headers, request id, click and log line as the
+   * full path but no Request or Response objects. False leaves the request to the adapter.
+   */
+  function serveCached(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!handlers.cachedRedirect || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    const started = performance.now();
+    const { host } = req.headers;
+    const target = req.url;
+    // Anything unusual (no Host or a malformed one, an absolute target) goes the full way, which answers it.
+    if (!host || !HOST_HEADER.test(host) || !target?.startsWith('/')) return false;
+    let location: string | undefined;
+    let url: URL;
+    try {
+      // The URL the adapter would build for this request.
+      url = new URL(`http://${host}${target}`);
+      if (SERVER_PATHS.has(url.pathname)) return false;
+      location = handlers.cachedRedirect(req.method, url, (name) => req.headers[name]);
+    } catch {
+      return false;
+    }
+    if (location === undefined) return false;
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.writeHead(302, { location, 'cache-control': 'no-store', 'x-request-id': requestId });
+    res.end();
+    if (logger.isLevelEnabled('info')) {
+      requestStore.run({ requestId }, () =>
+        logger.info({ method: req.method, path: url.pathname, status: 302, ms: Math.round(performance.now() - started) }, 'request'),
+      );
+    }
+    return true;
+  }
+
+  async function handle(request: Request, serverContext: ServerContext): Promise<Response> {
+    const store: RequestStore = { requestId: requestIdOf(request.headers.get('x-request-id')) };
     const started = performance.now();
     return requestStore.run(store, async () => {
       let path: string | undefined;
@@ -201,7 +256,9 @@ export function createHttpApp(services: Services, handlers: AppHandlers) {
       logger.info({ method: request.method, path, status: response.status, ms: Math.round(performance.now() - started) }, 'request');
       return response;
     });
-  });
+  }
+
+  return createServerAdapter<ServerContext, { handle: typeof handle; serveCached: typeof serveCached }>({ handle, serveCached });
 }
 
 export type App = ReturnType<typeof createHttpApp>;

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { GraphQLError, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { AUTH_MESSAGES, type AuthenticatedKey } from '../auth/authenticate.ts';
+import { Response as AdapterResponse } from '@whatwg-node/server';
+import { AUTH_MESSAGES, type AuthenticatedKey, type Credential } from '../auth/authenticate.ts';
 import { AuthFailureThrottle, type RateLimitDecision } from '../auth/rate-limit.ts';
 import { requestStore } from '../logger.ts';
 import { normalizeIp } from '../rules/ip.ts';
@@ -18,13 +19,26 @@ export interface RequestAuth {
   rateLimit: RateLimitDecision | null;
 }
 
-function httpError(status: number, code: string, message: string, extraHeaders?: Record<string, string>): GraphQLError {
-  const headers = status === 401 ? { 'WWW-Authenticate': 'Bearer realm="taapit-api"', ...extraHeaders } : extraHeaders;
-  return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
+/** A request refused before GraphQL runs: a plain value, made into a response or a GraphQLError by who answers. */
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
 }
 
-function rateLimited(message: string, decision: RateLimitDecision): GraphQLError {
-  return httpError(429, 'RATE_LIMITED', message, { 'Retry-After': String(decision.resetSeconds) });
+function refusal(status: number, code: string, message: string, extraHeaders?: Record<string, string>): Refusal {
+  const headers = status === 401 ? { 'WWW-Authenticate': 'Bearer realm="taapit-api"', ...extraHeaders } : extraHeaders;
+  return { status, code, message, ...(headers ? { headers } : {}) };
+}
+
+function rateLimited(message: string, decision: RateLimitDecision): Refusal {
+  return refusal(429, 'RATE_LIMITED', message, { 'Retry-After': String(decision.resetSeconds) });
+}
+
+/** Yoga answers a GraphQLError with `extensions.http` with that status and those headers. */
+function asGraphQLError({ status, code, message, headers }: Refusal): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
 }
 
 function anonymousAllowed(services: Services, query: string | undefined, operationName?: string | null): boolean {
@@ -48,51 +62,49 @@ function setRateLimitHeaders(headers: Headers, rateLimit: RateLimitDecision): vo
   }
 }
 
+/** The address's window id: an HMAC of the address, so the shared store never holds IPs. */
+function addressId(services: Services, clientIp: string | null): string {
+  return createHmac('sha256', services.pepper)
+    .update(clientIp ? normalizeIp(clientIp) : 'unknown')
+    .digest('base64url')
+    .slice(0, 22);
+}
+
 /**
- * Fills `auth` with the request's key (or null for an anonymous introspection-only operation)
- * and its rate-limit decision. Throws the request-level error (401, 403 or 429) otherwise.
- * Records usage.
+ * An anonymous request: limited per address, before the document is parsed, then allowed only
+ * for an introspection-only operation. Returns the refusal (401 or 429) otherwise.
  */
-async function authenticateRequest(
+async function authenticateAnonymous(
   services: Services,
-  failures: AuthFailureThrottle,
-  request: Request,
   params: { query?: string; operationName?: string | null },
   auth: RequestAuth,
-): Promise<void> {
-  const { clientIp } = auth;
-  const credential = services.authenticator.credential(request.headers.get('authorization'));
-  // Windows are keyed by an HMAC of the address: the shared store never holds IPs. Computed only
-  // where a window per address is needed (anonymous requests, keys not yet verified here).
-  const address = () =>
-    createHmac('sha256', services.pepper)
-      .update(clientIp ? normalizeIp(clientIp) : 'unknown')
-      .digest('base64url')
-      .slice(0, 22);
-
-  if (credential.kind === 'anonymous') {
-    // Anonymous calls (introspection only) are limited per address, before the document is parsed.
-    const limit = services.config.anonymousRateLimitPerMinute;
-    const decision = await services.rateLimiter.hit(`ip:${address()}`, limit);
-    auth.rateLimit = decision;
-    if (!decision.allowed) {
-      throw rateLimited(
-        `Rate limit of ${limit} anonymous requests per minute exceeded for this address: retry after ${decision.resetSeconds} s, or send an API key.`,
-        decision,
-      );
-    }
-    if (!anonymousAllowed(services, params.query, params.operationName)) throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
-    return;
+): Promise<Refusal | null> {
+  const limit = services.config.anonymousRateLimitPerMinute;
+  const decision = await services.rateLimiter.hit(`ip:${addressId(services, auth.clientIp)}`, limit);
+  auth.rateLimit = decision;
+  if (!decision.allowed) {
+    return rateLimited(
+      `Rate limit of ${limit} anonymous requests per minute exceeded for this address: retry after ${decision.resetSeconds} s, or send an API key.`,
+      decision,
+    );
   }
+  return anonymousAllowed(services, params.query, params.operationName) ? null : refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+}
 
+/**
+ * A request presenting a credential: fills `auth` with its key and rate-limit decision and
+ * records usage, or returns the refusal (401, 403 or 429). Needs no document.
+ */
+async function authenticateKey(services: Services, failures: AuthFailureThrottle, credential: Credential, auth: RequestAuth): Promise<Refusal | null> {
+  const { clientIp } = auth;
   // A key this instance has already verified skips the failure throttle; any other attempt from
   // an address with too many recent failures is refused before the key is looked up.
   const knownGood = services.authenticator.isKnownGood(credential, clientIp);
-  const throttled = knownGood ? null : address();
+  const throttled = knownGood ? null : addressId(services, clientIp);
   if (throttled) {
     const wait = failures.begin(throttled);
     if (wait > 0) {
-      throw httpError(
+      return refusal(
         429,
         'RATE_LIMITED',
         `Too many failed authentication attempts from this address: retry after ${wait} s with a valid API key.`,
@@ -106,8 +118,8 @@ async function authenticateRequest(
   } finally {
     if (throttled) await failures.settle(throttled, outcome?.kind === 'failure' && outcome.failure.failedAttempt);
   }
-  if (outcome.kind === 'failure') throw httpError(outcome.failure.status, outcome.failure.code, outcome.failure.message);
-  if (outcome.kind === 'anonymous') throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+  if (outcome.kind === 'failure') return refusal(outcome.failure.status, outcome.failure.code, outcome.failure.message);
+  if (outcome.kind === 'anonymous') return refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
   const key = outcome.key;
   const store = requestStore.getStore();
   if (store) store.keyId = key.id;
@@ -115,34 +127,89 @@ async function authenticateRequest(
   const decision = await services.rateLimiter.hit(key.id, limit);
   auth.rateLimit = decision;
   if (!decision.allowed) {
-    throw rateLimited(`Rate limit of ${limit} requests per minute exceeded for this key: retry after ${decision.resetSeconds} s.`, decision);
+    return rateLimited(`Rate limit of ${limit} requests per minute exceeded for this key: retry after ${decision.resetSeconds} s.`, decision);
   }
   services.usage.record(key.id, clientIp);
   auth.key = key;
+  return null;
 }
 
 /**
- * Authentication, once per request, as soon as the GraphQL parameters are known and before
- * parsing and validation, so a bad key is a 401 whatever the document. Anonymous requests are
- * limited per address, failed attempts throttled per address, keys limited per key; every
- * response that counted in a window carries RateLimit-* headers. `authOf(request)` hands the
+ * The JSON media type yoga answers with for this Accept header (the first entry naming one
+ * wins, `application/json` for wildcards), or null when it would not answer plain JSON.
+ */
+export function graphqlJsonType(accept: string | null): string | null {
+  if (!accept || accept === '*/*' || accept === 'application/json') return 'application/json';
+  for (const entry of (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',')) {
+    const [mediaType = '', ...params] = entry.split(';');
+    const charset = params.find((param) => param.includes('charset='));
+    if (charset && charset !== 'charset=utf-8') continue;
+    const [type, subtype] = mediaType.split('/');
+    if (type !== '*' && type !== 'application') continue;
+    if (subtype === '*' || subtype === 'json') return 'application/json';
+    if (subtype === 'graphql-response+json') return 'application/graphql-response+json';
+  }
+  return null;
+}
+
+/**
+ * A refusal as yoga would send it, for answers given before yoga runs. Built with the server
+ * adapter's Response, which it writes to node without a stream (the global one costs more than the check).
+ */
+function refusalResponse({ status, code, message, headers: extra }: Refusal, contentType: string, rateLimit: RateLimitDecision | null): Response {
+  const response = new AdapterResponse(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { 'Content-Type': `${contentType}; charset=utf-8`, ...extra },
+  });
+  if (rateLimit) setRateLimitHeaders(response.headers, rateLimit);
+  return response;
+}
+
+/**
+ * Authentication, once per request: a key before the body is read (`authenticate`, called by the
+ * app), else as soon as the GraphQL parameters are known and before parsing and validation, so a
+ * bad key is a 401 whatever the document. Anonymous requests are limited per address, failed
+ * attempts throttled per address, keys limited per key; every response that counted in a window
+ * carries RateLimit-* headers. `authOf(request)` hands the
  * outcome to the context factory.
  */
 export function createAuthPlugin(services: Services) {
   const failures = new AuthFailureThrottle(services.rateLimiter, services.config.authFailureLimitPerMinute);
   const outcomes = new WeakMap<Request, { auth: RequestAuth; authenticated: boolean }>();
 
+  /**
+   * For the app, before it reads a POST body: a request presenting a credential is authenticated
+   * here, once, so a bad key costs no body, no parsing and no GraphQL context. Answers a refusal
+   * as yoga would; otherwise leaves the outcome on the server context and returns null.
+   */
+  async function authenticate(request: Request, context: GraphQLServerContext): Promise<Response | null> {
+    const credential = services.authenticator.credential(request.headers.get('authorization'));
+    // Anonymous requests depend on their document; an unusual Accept is negotiated by yoga.
+    if (credential.kind === 'anonymous') return null;
+    const contentType = graphqlJsonType(request.headers.get('accept'));
+    if (!contentType) return null;
+    const auth: RequestAuth = { key: null, clientIp: context.clientIp, rateLimit: null };
+    const refused = await authenticateKey(services, failures, credential, auth);
+    if (refused) return refusalResponse(refused, contentType, auth.rateLimit);
+    context.auth = auth;
+    return null;
+  }
+
   const plugin: Plugin<Record<string, unknown>, GraphQLServerContext> = {
     async onParams({ request, params, setResult, context }) {
+      if (context.auth) {
+        outcomes.set(request, { auth: context.auth, authenticated: true });
+        return;
+      }
       const outcome = { auth: { key: null, clientIp: context.clientIp, rateLimit: null }, authenticated: false };
       outcomes.set(request, outcome);
-      try {
-        await authenticateRequest(services, failures, request, params, outcome.auth);
-        outcome.authenticated = true;
-      } catch (error) {
-        if (!(error instanceof GraphQLError)) throw error;
-        setResult({ errors: [error] });
-      }
+      const credential = services.authenticator.credential(request.headers.get('authorization'));
+      const refused =
+        credential.kind === 'anonymous'
+          ? await authenticateAnonymous(services, params, outcome.auth)
+          : await authenticateKey(services, failures, credential, outcome.auth);
+      if (refused) setResult({ errors: [asGraphQLError(refused)] });
+      else outcome.authenticated = true;
     },
     onResponse({ request, response }) {
       const rateLimit = outcomes.get(request)?.auth.rateLimit;
@@ -153,9 +220,9 @@ export function createAuthPlugin(services: Services) {
   /** The request's authentication outcome; a 401 when it was not authenticated. */
   function authOf(request: Request): RequestAuth {
     const outcome = outcomes.get(request);
-    if (!outcome?.authenticated) throw httpError(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+    if (!outcome?.authenticated) throw asGraphQLError(refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing));
     return outcome.auth;
   }
 
-  return { plugin, authOf };
+  return { plugin, authOf, authenticate };
 }

@@ -1,6 +1,8 @@
-import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type Context } from '../context.ts';
+import { isQueryTimeout } from '../db/deadlines.ts';
+import { withReadSignal } from '../db/read-connection.ts';
 import { requestStore } from '../logger.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
@@ -8,7 +10,7 @@ import type { GraphQLServerContext } from './app.ts';
 import { createAuthPlugin } from './auth-plugin.ts';
 import { cacheIntrospection, documentLimits, hideSuggestions } from './graphql-limits.ts';
 
-/** The GraphQL endpoint: yoga with the schema, authentication, document limits and masked errors. */
+/** The GraphQL endpoint: yoga with the schema, authentication, document limits and masked errors, and the early key check. */
 export function createGraphQLHandler(services: Services) {
   const { config, logger } = services;
   const auth = createAuthPlugin(services);
@@ -19,7 +21,27 @@ export function createGraphQLHandler(services: Services) {
     },
   };
 
-  return createYoga<GraphQLServerContext, Context>({
+  // A query whose client went away stops: no more fields are resolved, the loaders read nothing
+  // more, its slow reads still queued for a connection are dropped. A mutation runs to the end,
+  // so that its writes are never left half done.
+  const cancelAbandonedQueries: Plugin<Context> = {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      const { signal } = args.contextValue.request;
+      args.contextValue.signal = signal;
+      setExecuteFn(async (executeArgs) => {
+        try {
+          return await withReadSignal(signal, () => executeFn({ ...executeArgs, signal } as typeof executeArgs));
+        } catch (error) {
+          // The executor gives up with the abort reason: an answer nobody reads, and no server fault.
+          if (!signal.aborted) throw error;
+          return { errors: [new GraphQLError('The client closed the request.', { extensions: { code: 'CLIENT_CLOSED_REQUEST' } })] };
+        }
+      });
+    },
+  };
+
+  const yoga = createYoga<GraphQLServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -43,6 +65,7 @@ export function createGraphQLHandler(services: Services) {
       introspectionPlugin,
       ...(config.introspection === 'off' ? [hideSuggestions()] : []),
       cacheIntrospection(),
+      cancelAbandonedQueries,
     ],
     maskedErrors: {
       maskError(error) {
@@ -54,6 +77,16 @@ export function createGraphQLHandler(services: Services) {
             path: graphQLError?.path,
             extensions: { code: 'BAD_USER_INPUT' },
           });
+        }
+        if (isQueryTimeout(original)) {
+          return new GraphQLError(
+            `The query took longer than ${config.dbQueryTimeoutMs} ms and was stopped: narrow the filter (a workspace, a project) or page with a smaller "first".`,
+            { path: graphQLError?.path, extensions: { code: 'TIMEOUT' } },
+          );
+        }
+        // The client went away: nobody reads this answer, and it is no server fault.
+        if (original instanceof Error && original.name === 'AbortError') {
+          return new GraphQLError('The client closed the request.', { path: graphQLError?.path, extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
         }
         // Errors we raised on purpose (auth, input, paging) and request errors without a path pass as they are.
         if (graphQLError && (!original || original instanceof GraphQLError)) return graphQLError;
@@ -72,6 +105,19 @@ export function createGraphQLHandler(services: Services) {
       return createContext(services, { request, requestId, clientIp, key, rateLimit });
     },
   });
+  return {
+    // yoga.fetch rejects once the request's signal aborts: the client has gone, answer nobody with no error logged.
+    fetch: async (request: Request, context: GraphQLServerContext) => {
+      try {
+        return await yoga.fetch(request, context);
+      } catch (error) {
+        if (!request.signal.aborted) throw error;
+        return Response.json({ errors: [{ message: 'The client closed the request.', extensions: { code: 'CLIENT_CLOSED_REQUEST' } }] }, { status: 499 });
+      }
+    },
+    /** Authenticates a keyed POST before its body is read (see createAuthPlugin). */
+    authenticate: auth.authenticate,
+  };
 }
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;

@@ -64,6 +64,6 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
   { timestamps: true },
 );
 // Keys are found by secret through ApiKeySecret (a primary-key read), never by these hashes.
-apiKeySchema.index({ userId: 1, createdAt: -1 });
+apiKeySchema.index({ userId: 1, createdAt: -1, _id: -1 });
 
 export const ApiKey = mongoose.model<ApiKeyDoc>('ApiKey', apiKeySchema);

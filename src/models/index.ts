@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import './api-key.ts';
 import './api-key-secret.ts';
+import './domain-host.ts';
 import './rate-limit-window.ts';
 import './slug.ts';
 import './user.ts';

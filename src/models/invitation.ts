@@ -44,7 +44,7 @@ const invitationSchema = new Schema<InvitationDoc>(
   // Timestamps are set by hand: a re-invitation restarts createdAt and expiresAt.
   { timestamps: false },
 );
-invitationSchema.index({ workspaceId: 1, createdAt: -1 });
+invitationSchema.index({ workspaceId: 1, createdAt: -1, _id: -1 });
 invitationSchema.index({ email: 1 });
 
 export const Invitation = mongoose.model<InvitationDoc>('WorkspaceInvitation', invitationSchema);

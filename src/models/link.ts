@@ -1,4 +1,5 @@
 import mongoose, { Schema, type Types } from 'mongoose';
+import { adjustCounters, counterId, type CounterDelta } from './counter.ts';
 
 export interface Utm {
   source?: string | null;
@@ -59,7 +60,36 @@ const linkSchema = new Schema<LinkDoc>(
 );
 // Case-sensitive slugs, unique per domain.
 linkSchema.index({ domain: 1, slug: 1 }, { unique: true });
-linkSchema.index({ workspaceId: 1, createdAt: -1 });
-linkSchema.index({ projectId: 1 });
+// On MongoDB a page of a list is one range read of one of these (the sort key, then `_id`).
+for (const sort of ['createdAt', 'updatedAt', 'clicks']) linkSchema.index({ workspaceId: 1, archived: 1, [sort]: -1, _id: -1 });
+linkSchema.index({ projectId: 1, archived: 1, createdAt: -1, _id: -1 });
+
+/** The counters (src/models/counter.ts) a link in this state is counted in. */
+export function linkCounters(link: Pick<LinkDoc, 'workspaceId' | 'archived' | 'projectId'>): string[] {
+  if (link.archived) return [counterId('archivedLinks', link.workspaceId)];
+  return [counterId('links', link.workspaceId), ...(link.projectId ? [counterId('projectLinks', link.projectId)] : [])];
+}
+
+/** Counter deltas for links leaving state `from` and entering state `to` (null: created or deleted). */
+export function linkCounterDeltas(
+  changes: readonly { from: Parameters<typeof linkCounters>[0] | null; to: Parameters<typeof linkCounters>[0] | null }[],
+): CounterDelta[] {
+  return changes.flatMap(({ from, to }) => [
+    ...(from ? linkCounters(from).map((id) => ({ id, workspaceId: from.workspaceId, by: -1 })) : []),
+    ...(to ? linkCounters(to).map((id) => ({ id, workspaceId: to.workspaceId, by: 1 })) : []),
+  ]);
+}
+
+// Every link created (by a use case, the seed, the CLI or a test) is counted by the model, after
+// it is written; the use cases that archive, move or delete links adjust the counters themselves.
+linkSchema.pre('save', function () {
+  this.$locals.created = this.isNew;
+});
+linkSchema.post('save', async function (doc) {
+  if (doc.$locals.created) await adjustCounters(linkCounterDeltas([{ from: null, to: doc }]));
+});
+linkSchema.post('insertMany', async function (docs) {
+  await adjustCounters(linkCounterDeltas((docs as unknown as LinkDoc[]).map((doc) => ({ from: null, to: doc }))));
+});
 
 export const Link = mongoose.model<LinkDoc>('Link', linkSchema);

@@ -19,6 +19,6 @@ const projectSchema = new Schema<ProjectDoc>(
   },
   { timestamps: true },
 );
-projectSchema.index({ workspaceId: 1, createdAt: -1 });
+projectSchema.index({ workspaceId: 1, createdAt: -1, _id: -1 });
 
 export const Project = mongoose.model<ProjectDoc>('Project', projectSchema);

@@ -1,4 +1,4 @@
-import { Domain, type DomainDoc } from '../models/domain.ts';
+import { findDomainByHost, type DomainDoc } from '../models/domain.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
 import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
 import { LruCache } from '../rules/lru-cache.ts';
@@ -45,11 +45,21 @@ export class LinkCache {
     return entry;
   }
 
-  /** The custom domain registered for `host`, or null. */
+  /** The cached entry without reading the database: undefined when not cached (or past its TTL). */
+  peek(host: string, slug: string): CachedLink | undefined {
+    return this.entries.get(slugId(host, slug));
+  }
+
+  /** The cached custom domain of `host` (null: none registered); undefined when not cached. */
+  peekDomain(host: string): DomainDoc | null | undefined {
+    return this.domains.get(host);
+  }
+
+  /** The custom domain registered for `host`, or null (two primary-key reads when not cached). */
   async findDomain(host: string): Promise<DomainDoc | null> {
     const cached = this.domains.get(host);
     if (cached !== undefined) return cached;
-    const domain = await Domain.findOne({ hostname: host }).lean<DomainDoc>().exec();
+    const domain = await findDomainByHost(host);
     this.domains.set(host, domain);
     return domain;
   }
