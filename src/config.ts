@@ -29,6 +29,8 @@ export interface Config {
   shortDomain: string;
   keyCacheTtlMs: number;
   keyCacheMaxEntries: number;
+  /** How often each instance reads the shared log of key changes (0: never; for a single instance). */
+  keyChangePollMs: number;
   rateLimitPerMinute: number;
   rateLimitStore: RateLimitStore;
   introspection: IntrospectionMode;
@@ -39,6 +41,8 @@ export interface Config {
   authFailureLimitPerMinute: number;
   usageFlushMs: number;
   clickFlushMs: number;
+  /** Clicks kept while the database cannot take them (memory and journal); past it new clicks are dropped. */
+  clickBufferMaxEvents: number;
   dbTimeoutMs: number;
   /** Server-side deadline (maxTimeMS) of every read; a read past it answers TIMEOUT. */
   dbQueryTimeoutMs: number;
@@ -143,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     shortDomain,
     keyCacheTtlMs: readInt(env, 'KEY_CACHE_TTL_MS', 5000, 0, 3_600_000),
     keyCacheMaxEntries: readInt(env, 'KEY_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    keyChangePollMs: readInt(env, 'KEY_REVOCATION_POLL_MS', 400, 0, 60_000),
     rateLimitPerMinute: readInt(env, 'RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
     rateLimitStore: readChoice(env, 'RATE_LIMIT_STORE', ['memory', 'mongo'] as const, 'memory'),
     introspection: readChoice(env, 'INTROSPECTION', ['public', 'key', 'off'] as const, 'public'),
@@ -153,6 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
     authFailureLimitPerMinute: readInt(env, 'AUTH_FAILURE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
     usageFlushMs: readInt(env, 'USAGE_FLUSH_MS', 2000, 10, 60_000),
     clickFlushMs: readInt(env, 'CLICK_FLUSH_MS', 1000, 10, 60_000),
+    clickBufferMaxEvents: readInt(env, 'CLICK_BUFFER_MAX_EVENTS', 1_000_000, 1, 100_000_000),
     dbTimeoutMs: readInt(env, 'DB_TIMEOUT_MS', 5000, 100, 120_000),
     dbQueryTimeoutMs: readInt(env, 'DB_QUERY_TIMEOUT_MS', 10_000, 10, 600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 0, 120_000),

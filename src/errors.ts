@@ -42,3 +42,36 @@ export class VerificationFailedError extends Error {
     this.name = 'VerificationFailedError';
   }
 }
+
+/** What a client waits before retrying while the database is unreachable (the Retry-After header, seconds). */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+export const DATABASE_UNAVAILABLE_MESSAGE = `The database is unreachable right now: retry in ${DATABASE_RETRY_AFTER_SECONDS} s (see Retry-After).`;
+
+/**
+ * The driver's ways of saying the database cannot be reached (no server to select, the connection
+ * dropped or its pool cleared, the client closed) and our own DatabaseError. Matched by name, not
+ * class: mongoose's and the driver's errors may come from different copies of the driver.
+ */
+const UNREACHABLE_ERRORS = new Set([
+  'DatabaseError',
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNetworkError',
+  'MongoPoolClearedError',
+  'PoolClearedOnNetworkError',
+  'MongoPoolClosedError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongoClientClosedError',
+  'MongoServerClosedError',
+]);
+
+/** True when `error` (or what it wraps) means the database is unreachable, so the request may be retried as is. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let depth = 0; depth < 4 && typeof error === 'object' && error !== null; depth++) {
+    if (UNREACHABLE_ERRORS.has((error as Error).name)) return true;
+    error = (error as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -4,7 +4,9 @@ import pino, { type Logger } from 'pino';
 import { readPepper } from './auth/pepper.ts';
 import { PERMISSIONS, RESOURCES, ACCESS_LEVELS, type Permission, type Scope } from './rules/permissions.ts';
 import { loadConfig, type Config } from './config.ts';
+import { BackupError, pepperCheck, restoreBackup, writeBackup } from './db/backup.ts';
 import { openDatabase } from './db/connection.ts';
+import { findRunningEmbedded } from './db/embedded.ts';
 import { runMigrations } from './db/migrations.ts';
 import { recountLinkCounters } from './db/recount.ts';
 import { createActor, type Actor } from './core/actor.ts';
@@ -31,6 +33,8 @@ Commands:
   key deactivate --id ID                  Deactivate a key
   seed-demo                               Create the demo user/workspace and print a new FULL key
   recount                                 Recompute the link counters behind totalCount
+  backup --out FILE                       Dump every collection to FILE (JSON lines; gzip if FILE ends in .gz)
+  restore --in FILE [--force]             Load a backup into an empty database (--force: delete everything first)
 
 Without MONGODB_URI the embedded FerretDB under DATA_DIR is used (shared with a running server).`;
 
@@ -139,6 +143,9 @@ async function run(argv: string[]): Promise<void> {
       workspace: { type: 'string', multiple: true },
       'expires-in': { type: 'string' },
       id: { type: 'string' },
+      out: { type: 'string' },
+      in: { type: 'string' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -209,7 +216,7 @@ async function run(argv: string[]): Promise<void> {
         const key = await deactivateApiKey(actor, id).catch((error: unknown) => {
           throw error instanceof NotFoundError ? new UsageError(`no key with id ${id}`) : error;
         });
-        err(`deactivated key ${key.hint} (${key.name}); a running server refuses it within KEY_CACHE_TTL_MS (${config.keyCacheTtlMs} ms)`);
+        err(`deactivated key ${key.hint} (${key.name}); every running server refuses it within a second`);
       });
       return;
     }
@@ -224,9 +231,55 @@ async function run(argv: string[]): Promise<void> {
       err(`recounted ${written} link counter(s)`);
       return;
     }
+    case 'backup': {
+      const out = required(values, 'out');
+      // Only a database no server shares is quiet for the whole dump.
+      const quiescent = !config.mongodbUri && !(await findRunningEmbedded(config.dataDir));
+      const started = performance.now();
+      const db = await openDatabase(config);
+      try {
+        const header = await writeBackup(db.connection.db!, out, { quiescent, pepper }).catch(backupFailure);
+        const total = Object.values(header.counts).reduce((a, b) => a + b, 0);
+        err(`backed up ${total} document(s) of ${header.collections.length} collection(s) to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        if (!quiescent) {
+          err('note: the database was in use (a running server or MONGODB_URI): each document is as it was when read, but writes made during the dump may be partly in it; stop the server for a consistent backup.');
+        }
+        err('the backup holds key hashes and all data: keep it as safe as the database; it does not hold the pepper (api-key-pepper / API_KEY_PEPPER), back that up separately.');
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'restore': {
+      const file = required(values, 'in');
+      if (!config.mongodbUri && (await findRunningEmbedded(config.dataDir))) {
+        throw new UsageError(`a server is running on DATA_DIR ${config.dataDir}: stop it before restoring (it caches keys and links and keeps writing counts).`);
+      }
+      const started = performance.now();
+      const db = await openDatabase(config);
+      try {
+        const header = await restoreBackup(db.connection.db!, file, { force: values.force ?? false }).catch(backupFailure);
+        await runMigrations(logger);
+        const total = Object.values(header.counts).reduce((a, b) => a + b, 0);
+        err(`restored ${total} document(s) of ${header.collections.length} collection(s) from ${file} (made ${header.createdAt}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        if (header.pepperCheck && !pepper) {
+          err(`warning: no pepper here: copy api-key-pepper from the backed-up DATA_DIR to ${config.dataDir} or set API_KEY_PEPPER; without it no restored key verifies and the server refuses to start.`);
+        } else if (header.pepperCheck && pepperCheck(pepper) !== header.pepperCheck) {
+          err('warning: this pepper is not the one the backed-up keys were made with: no restored key will verify; use the backed-up api-key-pepper or API_KEY_PEPPER.');
+        }
+      } finally {
+        await db.close();
+      }
+      return;
+    }
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
+}
+
+/** A bad or damaged backup file, or a database that is not empty, is the user's to fix: exit 2. */
+function backupFailure(error: unknown): never {
+  throw error instanceof BackupError ? new UsageError(error.message) : error;
 }
 
 run(process.argv.slice(2)).catch((error: unknown) => {

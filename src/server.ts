@@ -8,7 +8,7 @@ import { runMigrations } from './db/migrations.ts';
 import { bootstrapDemo } from './core/demo.ts';
 import { ApiKey } from './models/api-key.ts';
 import { ensureIndexes } from './models/index.ts';
-import { createServices, startServices, stopServices, type Services } from './services.ts';
+import { createServices, openClickJournal, startServices, stopServices, type Services } from './services.ts';
 import { createApp, type App } from './yoga.ts';
 
 export class StartupError extends Error {
@@ -124,6 +124,7 @@ export async function startServer(
       if (demo) options.announce?.(demo);
     }
     services = createServices(config, logger, db, pepper);
+    await openClickJournal(services);
     startServices(services);
     const app = createApp(services);
     const server = createHttpServer(app);

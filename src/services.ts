@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { KeyAuthenticator } from './auth/authenticate.ts';
 import { MemoryRateLimiter, MongoRateLimiter, type RateLimiter } from './auth/rate-limit.ts';
@@ -29,7 +30,7 @@ export function createServices(
   pepper: string,
   overrides: Partial<Pick<Services, 'txtResolver' | 'rateLimiter'>> = {},
 ): Services {
-  const clicks = new ClickRecorder(config.clickFlushMs, logger);
+  const clicks = new ClickRecorder(config.clickFlushMs, logger, config.clickBufferMaxEvents);
   return {
     config,
     logger,
@@ -39,6 +40,7 @@ export function createServices(
       pepper,
       cacheTtlMs: config.keyCacheTtlMs,
       maxEntries: config.keyCacheMaxEntries,
+      changePollMs: config.keyChangePollMs,
     }),
     usage: new UsageRecorder(config.usageFlushMs, logger),
     rateLimiter: overrides.rateLimiter ?? (config.rateLimitStore === 'mongo' ? new MongoRateLimiter() : new MemoryRateLimiter()),
@@ -46,6 +48,14 @@ export function createServices(
     linkCache: new LinkCache(config.keyCacheTtlMs, (linkId) => clicks.flushedMark(linkId)),
     txtResolver: overrides.txtResolver ?? systemTxtResolver,
   };
+}
+
+/**
+ * Journals every click under DATA_DIR/journal from now on and stores the clicks a previous process
+ * left there. Only a server does this: the CLI records no click and must not take a running server's journal.
+ */
+export function openClickJournal(services: Services): Promise<void> {
+  return services.clicks.openJournal(path.join(services.config.dataDir, 'journal'));
 }
 
 /** Starts background flushers. */

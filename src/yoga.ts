@@ -17,5 +17,6 @@ export function createApp(services: Services): App {
     authenticate: (request, context) => graphql.authenticate(request, context),
     redirect: (request, url) => handleRedirect(services, request, url),
     cachedRedirect: (method, url, header) => cachedRedirect(services, method, url, header),
+    afterClicksJournaled: (done) => services.clicks.afterJournal(done),
   });
 }

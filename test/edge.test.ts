@@ -238,6 +238,17 @@ describe('failed authentication is throttled per client IP', () => {
     expect((await post(t.app, { key: unusedYet, remoteAddress: '198.51.100.66' })).status).toBe(429);
   });
 
+  it('a burst of more requests than the limit with one valid key this instance has not seen yet: every one answered 200', async () => {
+    const t = app({ AUTH_FAILURE_LIMIT_PER_MINUTE: '5' }, { rateLimiter: new MemoryRateLimiter(clock) });
+    const secret = (await makeKey(await makeUser())).secret;
+    const statuses = (await Promise.all(Array.from({ length: 40 }, () => post(t.app, { key: secret, remoteAddress: '198.51.100.67' })))).map((r) => r.status);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    // Unknown keys in the same kind of burst are still held to the limit.
+    const unknown = (await Promise.all(Array.from({ length: 40 }, () => post(t.app, { key: generateApiKey(), remoteAddress: '198.51.100.68' })))).map((r) => r.status);
+    expect(unknown.filter((s) => s === 401)).toHaveLength(5);
+    expect(unknown.filter((s) => s === 429)).toHaveLength(35);
+  });
+
   it('with RATE_LIMIT_STORE=mongo the failures are counted in the shared store', async () => {
     const a = app({ AUTH_FAILURE_LIMIT_PER_MINUTE: '4' }, { rateLimiter: new MongoRateLimiter(clock) });
     const b = app({ AUTH_FAILURE_LIMIT_PER_MINUTE: '4' }, { rateLimiter: new MongoRateLimiter(clock) });

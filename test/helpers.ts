@@ -109,6 +109,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     // Suites make many anonymous and failing calls from 127.0.0.1; test/edge.test.ts sets these limits itself.
     ANONYMOUS_RATE_LIMIT_PER_MINUTE: '100000',
     AUTH_FAILURE_LIMIT_PER_MINUTE: '100000',
+    // One instance per test app: no reads of the key change log in the round-trip counts (test/instances.test.ts reads it).
+    KEY_REVOCATION_POLL_MS: '0',
     ...env,
   });
 }

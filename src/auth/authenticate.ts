@@ -2,6 +2,7 @@ import type { BlockList } from 'node:net';
 import type { Types } from 'mongoose';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret, type ApiKeySecretDoc } from '../models/api-key-secret.ts';
+import { keyChange, keyChangeHint, lastKeyChange } from '../models/key-change.ts';
 import { User, type UserDoc } from '../models/user.ts';
 import { buildIpAllowList, ipAllowed } from '../rules/ip.ts';
 import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
@@ -37,6 +38,11 @@ export type AuthOutcome =
   | { kind: 'key'; key: AuthenticatedKey }
   | { kind: 'failure'; failure: AuthFailure };
 
+/** The longest a request waits for the key change log to be read. */
+const CHANGE_WAIT_MS = 1000;
+/** Every this many reads that find no change, the log's head is read too (to step over a gap). */
+const GAP_CHECK_EVERY = 25;
+
 const COPY_HINT = 'check that the whole key, including the taapit_ prefix, was copied';
 
 export const AUTH_MESSAGES = {
@@ -65,6 +71,11 @@ export interface KeyAuthenticatorOptions {
   pepper: string;
   cacheTtlMs: number;
   maxEntries: number;
+  /**
+   * How often to read the shared log of key changes made by other instances (0: never, one
+   * instance). Requests are decided with what was read at most twice this long ago.
+   */
+  changePollMs?: number;
   now?: () => number;
 }
 
@@ -77,6 +88,14 @@ export interface KeyAuthenticatorOptions {
 export class KeyAuthenticator {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly now: () => number;
+  /** The next change number to read from the key change log; null until located. */
+  private nextChange: number | null = null;
+  /** When the last successful read of the log started: the cache reflects every change before it. */
+  private changesReadAt = 0;
+  private readingChanges: Promise<void> | null = null;
+  private emptyReads = 0;
+  private changesFailedAt = 0;
+  private suspectedGap: number | null = null;
 
   constructor(private readonly options: KeyAuthenticatorOptions) {
     this.now = options.now ?? Date.now;
@@ -103,7 +122,52 @@ export class KeyAuthenticator {
   async authenticate(header: string | Credential | null, clientIp: string | null): Promise<AuthOutcome> {
     const credential = typeof header === 'string' || header === null ? this.credential(header) : header;
     if (credential.kind !== 'hash') return credential;
+    const reading = this.changesCheck();
+    // Too long since the last read: wait for this one (a bounded wait: an unreachable database
+    // leaves the cache as it is rather than holding every request).
+    if (reading) await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, CHANGE_WAIT_MS).unref())]);
     return this.decide(await this.lookup(credential.hash), credential.hash, clientIp);
+  }
+
+  /**
+   * Starts a read of the key change log when one is due; returns it when the cache may be too
+   * stale to decide on without it. One read by `_id` per poll interval, more only when there
+   * were changes.
+   */
+  private changesCheck(): Promise<void> | null {
+    const pollMs = this.options.changePollMs ?? 0;
+    // Without a cache every request reads the key itself.
+    if (pollMs <= 0 || this.options.cacheTtlMs <= 0) return null;
+    const started = this.now();
+    const age = started - this.changesReadAt;
+    if (age >= pollMs && !this.readingChanges) {
+      this.readingChanges = this.readChanges(started)
+        .catch(() => void (this.changesFailedAt = this.now()))
+        .finally(() => (this.readingChanges = null));
+    }
+    // While the database does not answer, requests are decided from the cache without waiting.
+    return age >= 2 * pollMs && started - this.changesFailedAt >= 2 * pollMs ? this.readingChanges : null;
+  }
+
+  private async readChanges(started: number): Promise<void> {
+    // At the first read, every earlier change is already in what this instance reads from now on.
+    this.nextChange ??= (await lastKeyChange()) + 1;
+    let keyId = await keyChange(this.nextChange);
+    // Now and then, when nothing is new: a later change means this number is missing (its writer
+    // failed before the insert, or is just writing it). Still missing at the next check: a gap, stepped over.
+    if (keyId === null && ++this.emptyReads % GAP_CHECK_EVERY === 0) {
+      const later = (await keyChangeHint()) > this.nextChange;
+      if (later && this.suspectedGap === this.nextChange) {
+        this.nextChange += 1;
+        keyId = await keyChange(this.nextChange);
+      }
+      this.suspectedGap = later ? this.nextChange : null;
+    }
+    for (; keyId !== null; keyId = await keyChange(this.nextChange)) {
+      this.invalidate(keyId);
+      this.nextChange += 1;
+    }
+    this.changesReadAt = started;
   }
 
   /**
@@ -112,6 +176,8 @@ export class KeyAuthenticator {
    */
   isKnownGood(credential: Credential, clientIp: string | null): boolean {
     if (credential.kind !== 'hash') return false;
+    // Changes made elsewhere not read for too long: the full path waits for them.
+    if (this.changesCheck()) return false;
     const entry = this.cache.get(credential.hash);
     return entry !== undefined && this.decide(entry, credential.hash, clientIp).kind === 'key';
   }
@@ -179,7 +245,7 @@ export class KeyAuthenticator {
     return entry;
   }
 
-  /** Forget a key at once: called by the instance that deactivates, rotates, updates or deletes it. */
+  /** Forget a key at once: on the instance that deactivates, rotates, updates or deletes it, and on the others through the change log. */
   invalidate(keyId: string | Types.ObjectId): void {
     const id = String(keyId);
     for (const [hash, entry] of this.cache) {

@@ -1,4 +1,6 @@
-import { RateLimitWindow } from '../models/rate-limit-window.ts';
+import type { Model } from 'mongoose';
+import { SlotClaimer } from '../db/unique.ts';
+import { RateLimitWindow, type RateLimitWindowDoc } from '../models/rate-limit-window.ts';
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -43,27 +45,38 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
-/** The same windows in MongoDB, shared by every instance behind a load balancer (one upsert per request). */
+/**
+ * The same windows in MongoDB, shared by every instance behind a load balancer. Each allowed
+ * request claims the next numbered slot of its key's window (one insert), which stays exact when
+ * instances write on different connections; once the window is full this process refuses from
+ * memory, without a query.
+ */
 export class MongoRateLimiter implements RateLimiter {
   private lastPurge = 0;
+  private window = 0;
+  private readonly slots: SlotClaimer<RateLimitWindowDoc>;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly model: Model<RateLimitWindowDoc> = RateLimitWindow,
+  ) {
+    this.slots = new SlotClaimer(model);
+  }
 
   async hit(keyId: string, limit: number): Promise<RateLimitDecision> {
     const now = this.now();
     const start = now - (now % WINDOW_MS);
-    const doc = await RateLimitWindow.findOneAndUpdate(
-      { _id: `${keyId}:${start}` },
-      { $inc: { count: 1 }, $setOnInsert: { windowStart: new Date(start) } },
-      { upsert: true, returnDocument: 'after' },
-    )
-      .lean()
-      .exec();
+    if (start > this.window) {
+      // The hints are for windows that are over.
+      this.window = start;
+      this.slots.forgetAll();
+    }
+    const claimed = await this.slots.claim(`${keyId}:${start}`, limit, 1, { windowStart: new Date(start) });
     if (now - this.lastPurge > WINDOW_MS) {
       this.lastPurge = now;
-      void RateLimitWindow.deleteMany({ windowStart: { $lt: new Date(start - WINDOW_MS) } }).catch(() => {});
+      void this.model.deleteMany({ windowStart: { $lt: new Date(start - WINDOW_MS) } }).catch(() => {});
     }
-    return decide(doc?.count ?? 1, limit, start, now);
+    return decide(claimed ?? limit + 1, limit, start, now);
   }
 }
 
@@ -75,6 +88,8 @@ export class MongoRateLimiter implements RateLimiter {
  */
 export class AuthFailureThrottle {
   private readonly addresses = new Map<string, { failures: number; pending: number; until: number }>();
+  /** Requests waiting for an attempt of their address in flight to settle. */
+  private readonly waiters = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly limiter: RateLimiter,
@@ -82,8 +97,11 @@ export class AuthFailureThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Seconds to wait when `address` may not try now; 0 reserves one attempt, to be passed to settle(). */
-  begin(address: string): number {
+  /**
+   * Seconds to wait when `address` may not try now; 0 reserves one attempt, to be passed to
+   * settle(); 'in-flight' when only attempts still in flight are in the way (see settled()).
+   */
+  begin(address: string): number | 'in-flight' {
     const now = this.now();
     let entry = this.addresses.get(address);
     if (entry && entry.until <= now && entry.pending === 0) {
@@ -96,10 +114,23 @@ export class AuthFailureThrottle {
       this.addresses.set(address, entry);
     }
     if (entry.failures >= this.limit) return Math.max(1, Math.ceil((entry.until - now) / 1000));
-    // Only in-flight attempts are in the way: they settle within a second.
-    if (entry.failures + entry.pending >= this.limit) return 1;
+    // Only in-flight attempts are in the way: they may all succeed (a burst of one valid key).
+    if (entry.failures + entry.pending >= this.limit) return 'in-flight';
     entry.pending += 1;
     return 0;
+  }
+
+  /** Resolves when an attempt of `address` in flight settles, or after `timeoutMs`. */
+  settled(address: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      const waiting = this.waiters.get(address) ?? [];
+      waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.waiters.set(address, waiting);
+    });
   }
 
   /** Ends an attempt reserved by begin(); a failure is counted here and in the shared store. */
@@ -108,6 +139,11 @@ export class AuthFailureThrottle {
     if (entry) {
       entry.pending = Math.max(0, entry.pending - 1);
       if (failed) entry.failures += 1;
+    }
+    const waiting = this.waiters.get(address);
+    if (waiting) {
+      this.waiters.delete(address);
+      for (const wake of waiting) wake();
     }
     if (!failed) return;
     const decision = await this.limiter.hit(`auth-failures:${address}`, this.limit);

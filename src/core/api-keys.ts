@@ -13,6 +13,7 @@ import {
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret } from '../models/api-key-secret.ts';
+import { announceKeyChange } from '../models/key-change.ts';
 import { Membership } from '../models/workspace.ts';
 import type { Actor } from './actor.ts';
 import { listing, newestFirst, type Listing } from './listing.ts';
@@ -237,6 +238,12 @@ function ownerOf(actor: Actor, userId: Types.ObjectId | null | undefined): Types
   return userId;
 }
 
+/** Drops a changed key from this instance's cache at once and from every other instance's within a second. */
+async function forgetKey(actor: Actor, id: Types.ObjectId): Promise<void> {
+  actor.services.authenticator.invalidate(id);
+  await announceKeyChange(id);
+}
+
 async function requireApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
   const doc = actor.key ? await actor.loaders.apiKey.load(String(id)) : await ApiKey.findById(id).lean<ApiKeyDoc>().exec();
   if (!doc) throw new NotFoundError('API key');
@@ -317,7 +324,7 @@ export async function updateApiKey(actor: Actor, input: UpdateApiKeyInput, at = 
   assertMintable(actorBounds(actor), boundsOf(spec), mintSettings(actor), at);
   const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { returnDocument: 'after' }).lean<ApiKeyDoc>().exec();
   if (!updated) throw new NotFoundError('API key');
-  actor.services.authenticator.invalidate(doc._id);
+  await forgetKey(actor, doc._id);
   return updated;
 }
 
@@ -338,7 +345,7 @@ export async function rotateApiKey(actor: Actor, input: RotateApiKeyInput, at = 
   assertMintable(actorBounds(actor), boundsOf(doc), mintSettings(actor), at);
   const rotated = await rotateSecret(doc, grace, actor.services.pepper);
   if (!rotated) throw new NotFoundError('API key');
-  actor.services.authenticator.invalidate(doc._id);
+  await forgetKey(actor, doc._id);
   return rotated;
 }
 
@@ -351,7 +358,7 @@ export async function deactivateApiKey(actor: Actor, id: Types.ObjectId): Promis
       : await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } }, { returnDocument: 'after' })
           .lean<ApiKeyDoc>()
           .exec();
-  actor.services.authenticator.invalidate(doc._id);
+  await forgetKey(actor, doc._id);
   if (!updated) throw new NotFoundError('API key');
   return updated;
 }
@@ -363,6 +370,6 @@ export async function deleteApiKey(actor: Actor, id: Types.ObjectId): Promise<Ap
   // again finishes the job; a secret document left behind would point at nothing anyway.
   for (const hash of [doc.secretHash, doc.previousSecretHash]) if (hash) await ApiKeySecret.deleteOne({ _id: hash });
   await ApiKey.deleteOne({ _id: doc._id });
-  actor.services.authenticator.invalidate(doc._id);
+  await forgetKey(actor, doc._id);
   return doc;
 }

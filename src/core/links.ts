@@ -1,7 +1,8 @@
 import { Types, type QueryFilter } from 'mongoose';
 import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } from '../errors.ts';
 import { chunked } from '../db/bulk.ts';
-import { insertMissing } from '../db/unique.ts';
+import { insertMissing, SlotClaimer } from '../db/unique.ts';
+import { ClickReservation } from '../models/click-reservation.ts';
 import { Domain, type DomainDoc } from '../models/domain.ts';
 import { adjustCounters, counterId, counterValues } from '../models/counter.ts';
 import { Link, linkCounterDeltas, type LinkDoc } from '../models/link.ts';
@@ -263,6 +264,7 @@ export async function deleteLink(actor: Actor, id: Types.ObjectId): Promise<Link
   if (deletedCount === 1) await adjustCounters(linkCounterDeltas([{ from: link, to: null }]));
   // A process stopped between the two leaves an orphaned slug document: it reads as no link and is dropped once stale.
   await releaseSlug(link.domain, link.slug, link._id);
+  if (link.maxClicks != null) await ClickReservation.deleteMany({ linkId: link._id });
   actor.services.linkCache.invalidate(link.domain, link.slug);
   return link;
 }
@@ -329,11 +331,37 @@ export type RedirectOutcome =
  * Where a short URL sends people. `host` is the platform's short domain or a custom hostname
  * (lowercased); reads go through the link cache, so a hot link costs no database round trip.
  */
-export async function resolveRedirect(actor: Pick<Actor, 'services'>, host: string, slug: string): Promise<RedirectOutcome> {
+export async function resolveRedirect(
+  actor: Pick<Actor, 'services'>,
+  host: string,
+  slug: string,
+  /** Whether this request would count as a click (a GET by a person): asked only of links with maxClicks. */
+  countsClick: () => boolean = () => false,
+): Promise<RedirectOutcome> {
   const { config, linkCache } = actor.services;
   const domain = host === config.shortDomain ? null : await linkCache.findDomain(host);
   const cached = needsLink(config.shortDomain, host, slug, domain) ? await linkCache.find(host, slug) : null;
-  return redirectOutcome(actor.services, host, domain, cached);
+  const outcome = redirectOutcome(actor.services, host, domain, cached);
+  if (outcome.kind !== 'redirect' || outcome.link.maxClicks == null) return outcome;
+  // A person takes a click; a bot or HEAD request only looks whether the last one is taken.
+  if (countsClick() ? await reserveClick(outcome.link) : !(await lastClickTaken(outcome.link))) return outcome;
+  return { kind: 'gone', reason: goneReason(outcome.link, outcome.link.maxClicks) ?? 'This link reached its click limit.', fallback: domain?.notFoundUrl ?? null };
+}
+
+const clickSlots = new SlotClaimer(ClickReservation);
+
+/**
+ * Takes one of a limited link's clicks, exactly once across every instance: click n is the
+ * insert of its reservation document. Clicks already written to the link (made before the limit
+ * was set, or reserved and flushed) are taken, so numbering starts after them.
+ */
+async function reserveClick(link: LinkDoc): Promise<boolean> {
+  return (await clickSlots.claim(String(link._id), link.maxClicks ?? Number.POSITIVE_INFINITY, link.clicks + 1, { linkId: link._id })) !== null;
+}
+
+/** Whether a limited link's last click is taken (one read by `_id`): for requests that take none. */
+async function lastClickTaken(link: LinkDoc): Promise<boolean> {
+  return (await ClickReservation.exists({ _id: `${String(link._id)}:${link.maxClicks}` })) !== null;
 }
 
 /**
@@ -346,7 +374,9 @@ export function resolveCachedRedirect(services: Actor['services'], host: string,
   if (domain === undefined) return undefined;
   const cached = needsLink(config.shortDomain, host, slug, domain) ? linkCache.peek(host, slug) : null;
   if (cached === undefined) return undefined;
-  return redirectOutcome(services, host, domain, cached);
+  const outcome = redirectOutcome(services, host, domain, cached);
+  // A limited link's click is reserved in the database first: only resolveRedirect does that.
+  return outcome.kind === 'redirect' && outcome.link.maxClicks != null ? undefined : outcome;
 }
 
 /** A link is looked up only on the platform domain or a verified custom domain, for a possible slug. */

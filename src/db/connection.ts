@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import type { Config } from '../config.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { applyQueryDeadline, socketTimeoutFor } from './deadlines.ts';
 import { findRunningEmbedded, startEmbeddedFerret, type EmbeddedServer } from './embedded.ts';
 import { setReadConnection } from './read-connection.ts';
@@ -45,9 +46,19 @@ const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 /** Scans on the embedded database run side by side on this many connections, apart from the main one. */
 const READ_POOL_SIZE = 4;
 
-function clientOptions(options: ConnectOptions, ferretPoolSize: number): mongoose.ConnectOptions {
+/**
+ * How long an operation waits for a reachable server before failing: the answer while the
+ * database is down (503) comes within a second rather than after DB_TIMEOUT_MS. Start-up retries
+ * for DB_TIMEOUT_MS (connectWithin), so a slow first handshake is still waited for.
+ */
+export const SERVER_SELECTION_TIMEOUT_MS = 600;
+/** How often the driver checks the server when idle: an outage, and the recovery, are seen within this. */
+const HEARTBEAT_FREQUENCY_MS = 2000;
+
+function clientOptions(options: ConnectOptions, ferretPoolSize: number, selectionTimeoutMs: number): mongoose.ConnectOptions {
   return {
-    serverSelectionTimeoutMS: options.timeoutMs,
+    serverSelectionTimeoutMS: selectionTimeoutMs,
+    heartbeatFrequencyMS: HEARTBEAT_FREQUENCY_MS,
     connectTimeoutMS: options.timeoutMs,
     socketTimeoutMS: socketTimeoutFor(options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS),
     monitorCommands: options.monitorCommands ?? false,
@@ -61,13 +72,31 @@ function unreachable(uri: string, options: ConnectOptions, error: unknown): Data
   );
 }
 
-export async function connectMongoose(uri: string, options: ConnectOptions): Promise<mongoose.Connection> {
-  try {
-    await mongoose.connect(uri, clientOptions(options, 1));
-  } catch (error) {
-    await mongoose.disconnect().catch(() => {});
-    throw unreachable(uri, options, error);
+/**
+ * Runs `attempt` (a connect given its server selection timeout) until it succeeds, fails for
+ * another reason than an unreachable server, or `options.timeoutMs` has passed; `reset` undoes a failed one.
+ */
+async function connectWithin(uri: string, options: ConnectOptions, attempt: (selectionTimeoutMs: number) => Promise<unknown>, reset: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      await attempt(Math.max(1, Math.min(SERVER_SELECTION_TIMEOUT_MS, left)));
+      return;
+    } catch (error) {
+      await reset().catch(() => {});
+      if (!isDatabaseUnavailable(error) || deadline - Date.now() <= 0) throw unreachable(uri, options, error);
+    }
   }
+}
+
+export async function connectMongoose(uri: string, options: ConnectOptions): Promise<mongoose.Connection> {
+  await connectWithin(
+    uri,
+    options,
+    (selectionTimeoutMs) => mongoose.connect(uri, clientOptions(options, 1, selectionTimeoutMs)),
+    () => mongoose.disconnect(),
+  );
   applyQueryDeadline(mongoose.connection, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
   return mongoose.connection;
 }
@@ -78,13 +107,13 @@ export async function connectMongoose(uri: string, options: ConnectOptions): Pro
  * so the lost-update problem of several connections does not arise.
  */
 export async function connectReader(uri: string, options: Omit<ConnectOptions, 'ferret'>): Promise<mongoose.Connection> {
-  const connection = mongoose.createConnection(uri, clientOptions({ ...options, ferret: true }, READ_POOL_SIZE));
-  try {
-    await connection.asPromise();
-  } catch (error) {
-    await connection.close().catch(() => {});
-    throw unreachable(uri, { ...options, ferret: true }, error);
-  }
+  let connection!: mongoose.Connection;
+  await connectWithin(
+    uri,
+    { ...options, ferret: true },
+    (selectionTimeoutMs) => (connection = mongoose.createConnection(uri, clientOptions({ ...options, ferret: true }, READ_POOL_SIZE, selectionTimeoutMs))).asPromise(),
+    () => connection.close(),
+  );
   applyQueryDeadline(connection, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS);
   return connection;
 }

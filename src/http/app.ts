@@ -37,6 +37,8 @@ export interface AppHandlers {
   redirect(request: Request, url: URL): Promise<Response>;
   /** The Location of a GET or HEAD the link cache answers alone (click recorded), else undefined. */
   cachedRedirect?(method: string, url: URL, header: HeaderGetter): string | undefined;
+  /** Calls `done` once the clicks recorded so far are journaled: a cached redirect is answered only then. */
+  afterClicksJournaled?(done: () => void): void;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -224,7 +226,9 @@ export function createHttpApp(services: Services, handlers: AppHandlers) {
     if (location === undefined) return false;
     const requestId = requestIdOf(req.headers['x-request-id']);
     res.writeHead(302, { location, 'cache-control': 'no-store', 'x-request-id': requestId });
-    res.end();
+    // No click is acknowledged before it is in the journal (one write per event-loop turn).
+    if (handlers.afterClicksJournaled) handlers.afterClicksJournaled(() => res.end());
+    else res.end();
     if (logger.isLevelEnabled('info')) {
       requestStore.run({ requestId }, () =>
         logger.info({ method: req.method, path: url.pathname, status: 302, ms: Math.round(performance.now() - started) }, 'request'),

@@ -95,22 +95,32 @@ async function authenticateAnonymous(
  * A request presenting a credential: fills `auth` with its key and rate-limit decision and
  * records usage, or returns the refusal (401, 403 or 429). Needs no document.
  */
+/** How long a request waits for the key checks in flight from its address before it is throttled. */
+const IN_FLIGHT_WAIT_MS = 2000;
+
 async function authenticateKey(services: Services, failures: AuthFailureThrottle, credential: Credential, auth: RequestAuth): Promise<Refusal | null> {
   const { clientIp } = auth;
   // A key this instance has already verified skips the failure throttle; any other attempt from
   // an address with too many recent failures is refused before the key is looked up.
-  const knownGood = services.authenticator.isKnownGood(credential, clientIp);
-  const throttled = knownGood ? null : addressId(services, clientIp);
-  if (throttled) {
+  let throttled = services.authenticator.isKnownGood(credential, clientIp) ? null : addressId(services, clientIp);
+  const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
+  while (throttled) {
     const wait = failures.begin(throttled);
-    if (wait > 0) {
-      return refusal(
-        429,
-        'RATE_LIMITED',
-        `Too many failed authentication attempts from this address: retry after ${wait} s with a valid API key.`,
-        { 'Retry-After': String(wait) },
-      );
+    if (wait === 0) break;
+    // The attempts in flight may be this very key, which is then known good: wait for them rather
+    // than refuse a burst of requests with a valid key the cache has not seen yet.
+    if (wait === 'in-flight' && Date.now() < deadline) {
+      await failures.settled(throttled, deadline - Date.now());
+      if (services.authenticator.isKnownGood(credential, clientIp)) throttled = null;
+      continue;
     }
+    const seconds = wait === 'in-flight' ? 1 : wait;
+    return refusal(
+      429,
+      'RATE_LIMITED',
+      `Too many failed authentication attempts from this address: retry after ${seconds} s with a valid API key.`,
+      { 'Retry-After': String(seconds) },
+    );
   }
   let outcome;
   try {

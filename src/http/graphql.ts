@@ -3,17 +3,32 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type Context } from '../context.ts';
 import { isQueryTimeout } from '../db/deadlines.ts';
 import { withReadSignal } from '../db/read-connection.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../errors.ts';
 import { requestStore } from '../logger.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
 import type { GraphQLServerContext } from './app.ts';
-import { createAuthPlugin } from './auth-plugin.ts';
+import { createAuthPlugin, graphqlJsonType } from './auth-plugin.ts';
 import { cacheIntrospection, documentLimits, hideSuggestions } from './graphql-limits.ts';
+
+const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
+const RETRY_AFTER = { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) };
+
+/**
+ * A field (or the whole request) that needed the unreachable database. Yoga answers a result with
+ * any such error with HTTP 503 and Retry-After; the fields that did answer (from caches) stay in `data`.
+ */
+function databaseUnavailable(path?: readonly (string | number)[]): GraphQLError {
+  return new GraphQLError(DATABASE_UNAVAILABLE_MESSAGE, { path, extensions: { code: SERVICE_UNAVAILABLE, http: { status: 503, headers: RETRY_AFTER } } });
+}
 
 /** The GraphQL endpoint: yoga with the schema, authentication, document limits and masked errors, and the early key check. */
 export function createGraphQLHandler(services: Services) {
   const { config, logger } = services;
   const auth = createAuthPlugin(services);
+  // A warning without a stack: during an outage every request fails the same way.
+  const logUnavailable = (error: unknown, path?: readonly (string | number)[]) =>
+    logger.warn({ err: { name: (error as Error).name, message: (error as Error).message }, path: path?.join('.') }, 'database unreachable');
 
   const introspectionPlugin: Plugin = {
     onValidate({ addValidationRule }) {
@@ -84,6 +99,10 @@ export function createGraphQLHandler(services: Services) {
             { path: graphQLError?.path, extensions: { code: 'TIMEOUT' } },
           );
         }
+        if (isDatabaseUnavailable(original)) {
+          logUnavailable(original, graphQLError?.path);
+          return databaseUnavailable(graphQLError?.path);
+        }
         // The client went away: nobody reads this answer, and it is no server fault.
         if (original instanceof Error && original.name === 'AbortError') {
           return new GraphQLError('The client closed the request.', { path: graphQLError?.path, extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
@@ -115,8 +134,20 @@ export function createGraphQLHandler(services: Services) {
         return Response.json({ errors: [{ message: 'The client closed the request.', extensions: { code: 'CLIENT_CLOSED_REQUEST' } }] }, { status: 499 });
       }
     },
-    /** Authenticates a keyed POST before its body is read (see createAuthPlugin). */
-    authenticate: auth.authenticate,
+    /** Authenticates a keyed POST before its body is read (see createAuthPlugin); a key not cached needs the database. */
+    authenticate: async (request: Request, context: GraphQLServerContext): Promise<Response | null> => {
+      try {
+        return await auth.authenticate(request, context);
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        logUnavailable(error);
+        const contentType = graphqlJsonType(request.headers.get('accept')) ?? 'application/json';
+        return Response.json(
+          { errors: [{ message: DATABASE_UNAVAILABLE_MESSAGE, extensions: { code: SERVICE_UNAVAILABLE } }] },
+          { status: 503, headers: { ...RETRY_AFTER, 'Content-Type': `${contentType}; charset=utf-8` } },
+        );
+      }
+    },
   };
 }
 

@@ -1,4 +1,6 @@
 import { resolveCachedRedirect, resolveRedirect, type RedirectOutcome } from '../core/links.ts';
+import { isQueryTimeout } from '../db/deadlines.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../errors.ts';
 import { clickFacts, type HeaderGetter } from '../redirect/clicks.ts';
 import type { Services } from '../services.ts';
 
@@ -13,6 +15,14 @@ function plain(status: 404 | 410, message: string): Response {
     status,
     statusText: status === 404 ? 'Not Found' : 'Gone',
     headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+  });
+}
+
+function unavailable(): Response {
+  return new Response(`This link cannot be looked up right now: retry in ${DATABASE_RETRY_AFTER_SECONDS} s.\n`, {
+    status: 503,
+    statusText: 'Service Unavailable',
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
   });
 }
 
@@ -52,7 +62,16 @@ export async function handleRedirect(services: Services, request: Request, url: 
     return new Response('Method not allowed\n', { status: 405, headers: { Allow: 'GET, HEAD' } });
   }
   const { host, slug } = addressOf(services, url);
-  const outcome = await resolveRedirect({ services }, host, slug);
+  let outcome: RedirectOutcome;
+  try {
+    // A person's GET takes one of a limited link's clicks (bots and HEAD never use them up).
+    outcome = await resolveRedirect({ services }, host, slug, () => request.method === 'GET' && !clickFacts(request.headers).bot);
+  } catch (error) {
+    // A link the cache does not hold cannot be looked up (database unreachable or stuck): the visitor may retry.
+    if (!isDatabaseUnavailable(error) && !isQueryTimeout(error)) throw error;
+    services.logger.warn({ err: { name: (error as Error).name, message: (error as Error).message } }, 'database unreachable');
+    return unavailable();
+  }
   switch (outcome.kind) {
     case 'notFound':
       return outcome.fallback ? redirect(outcome.fallback) : plain(404, NO_LINK);
@@ -60,6 +79,8 @@ export async function handleRedirect(services: Services, request: Request, url: 
       return outcome.fallback ? redirect(outcome.fallback) : plain(410, outcome.reason);
     case 'redirect':
       recordClick(services, request.method, outcome, request.headers);
+      // Answered once the click is in the journal.
+      await new Promise<void>((resolve) => services.clicks.afterJournal(resolve));
       return redirect(outcome.location);
   }
 }

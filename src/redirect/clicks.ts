@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeriodicFlusher } from '../periodic-flusher.ts';
-import { Types, type AnyBulkWriteOperation } from 'mongoose';
+import { Types, type mongo } from 'mongoose';
 import { isBot } from 'isbot';
 import UAParser from 'ua-parser-js';
 import {
@@ -13,11 +14,11 @@ import {
   OTHER_KEY,
   workspaceDayId,
   type Breakdown,
-  type ClickDayDoc,
   type DayCounts,
 } from '../models/click-day.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
-import { bulkWriteInChunks, chunked } from '../db/bulk.ts';
+import { chunked } from '../db/bulk.ts';
+import { Journal, JournalBusyError } from '../db/journal.ts';
 import { LruCache } from '../rules/lru-cache.ts';
 
 export interface ClickFacts {
@@ -82,49 +83,148 @@ function keyHash(text: string): number {
   return hash >>> 0;
 }
 
+/** The clicks of one flush: what one journal segment holds, summed per document. */
+interface Batch {
+  /** Its journal segment (or, without a journal, its place in this process's sequence). */
+  seq: number;
+  /** Part of it may be stored already (a retry, or a segment left by a crash): skip documents that have it. */
+  guarded: boolean;
+  /** Recorded by this process (not replayed): its clicks count in the maxClicks totals. */
+  live: boolean;
+  events: number;
+  linkClicks: Map<string, { clicks: number; botClicks: number }>;
+  /** Day documents to bump, by _id. */
+  buckets: Map<string, PendingDay>;
+}
+
+/** One journal line: the facts of one click. */
+type JournalLine = [linkId: string, workspaceId: string, day: string, bot: 0 | 1, referrerHost: string, device: string, browser: string];
+
+/** Day documents known to exist: their first write of a guarded batch needs no creating upsert. */
+const KNOWN_DAYS = 10_000;
+
 /**
  * Clicks are counted in memory and written once per interval: one $inc per link, and one
- * upserting $inc per link day and per workspace day touched. A redirect never waits on a write.
+ * upserting $inc per link day and per workspace day touched. With a journal (`openJournal`),
+ * each click is also appended to it before its redirect is answered (`afterJournal`).
+ *
+ * A batch applied twice counts once: every document it bumps also gets `flushed.<stream>` = the
+ * batch's number ($max, in the same single-document update, which is atomic on MongoDB and
+ * FerretDB alike). Batches of one stream are applied in order, so a document whose mark is at
+ * least a batch's number has it; a retried or replayed batch skips those documents.
  */
 export class ClickRecorder extends PeriodicFlusher {
-  private linkClicks = new Map<string, { clicks: number; botClicks: number }>();
+  private current: Batch;
+  /** Closed batches not yet stored, oldest first; applied strictly in order. */
+  private queue: Batch[] = [];
+  private journal: Journal | null = null;
+  /** Names this instance's batches in the documents' marks: the journal's, or one of this process. */
+  private stream = randomBytes(8).toString('hex');
+  private memorySeq = 0;
+  private pendingEvents = 0;
+  private dropped = 0;
   /** Per link since start: clicks recorded and clicks written, for exact maxClicks on cached links. */
   private recordedTotals = new Map<string, number>();
   private flushedTotals = new Map<string, number>();
-  /** Day documents to bump, by _id. */
-  private buckets = new Map<string, PendingDay>();
   /** Hashes of the keys each day document field has, as far as this instance wrote them. */
   private knownKeys = new LruCache<string, Set<number>>(KNOWN_KEY_SETS, Number.POSITIVE_INFINITY);
+  private knownDays = new LruCache<string, true>(KNOWN_DAYS, Number.POSITIVE_INFINITY);
 
   constructor(
     intervalMs: number,
     private readonly logger: Logger,
+    /** Clicks kept while the database cannot take them; past it new clicks are dropped (and counted in the log). */
+    private readonly maxPendingEvents = 1_000_000,
   ) {
     super(intervalMs);
+    this.current = this.newBatch(0, false, true);
+  }
+
+  /**
+   * Journals every click from now on in `dir`, and stores what a previous process left there.
+   * Another live server using `dir` leaves this one without a journal (logged).
+   */
+  async openJournal(dir: string): Promise<void> {
+    try {
+      this.journal = Journal.open(dir, (err, what) => this.logger.error({ err }, what));
+    } catch (error) {
+      if (!(error instanceof JournalBusyError)) throw error;
+      this.logger.warn({ err: error }, 'click journal busy: clicks of this instance are not journaled (give each instance its own DATA_DIR)');
+      return;
+    }
+    this.stream = this.journal.stream;
+    let replayed = 0;
+    for (const seq of this.journal.leftovers) {
+      const batch = this.newBatch(seq, true, false);
+      for (const line of this.journal.read(seq)) {
+        const facts = parseLine(line);
+        if (facts) this.add(batch, facts.link, facts);
+      }
+      replayed += batch.events;
+      this.queue.push(batch);
+    }
+    this.pendingEvents += replayed;
+    if (replayed > 0) this.logger.info({ segments: this.journal.leftovers.length, clicks: replayed }, 'replaying the click journal');
+    await this.flush();
+  }
+
+  /** Runs `done` once the clicks recorded so far are in the journal (at once without one). */
+  afterJournal(done: () => void): void {
+    if (this.journal) this.journal.afterWrite(done);
+    else done();
+  }
+
+  override async stop(): Promise<boolean> {
+    const written = await super.stop();
+    // What could not be written stays in the journal for the next start.
+    this.journal?.close();
+    this.journal = null;
+    return written;
   }
 
   record(link: Pick<LinkDoc, '_id' | 'workspaceId' | 'maxClicks'>, facts: ClickFacts): void {
+    if (this.pendingEvents >= this.maxPendingEvents) {
+      this.dropped += 1;
+      return;
+    }
+    this.pendingEvents += 1;
+    this.add(this.current, link, facts);
+    // Running totals only where they matter (a click limit), so memory stays bounded by those links.
+    if (!facts.bot && link.maxClicks != null) {
+      const linkId = String(link._id);
+      this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
+    }
+    if (this.journal) {
+      const line: JournalLine = [String(link._id), String(link.workspaceId), facts.day, facts.bot ? 1 : 0, facts.referrerHost, facts.device, facts.browser];
+      this.journal.append(JSON.stringify(line));
+    }
+  }
+
+  private newBatch(seq: number, guarded: boolean, live: boolean): Batch {
+    return { seq, guarded, live, events: 0, linkClicks: new Map(), buckets: new Map() };
+  }
+
+  private add(batch: Batch, link: Pick<LinkDoc, '_id' | 'workspaceId'>, facts: ClickFacts): void {
+    batch.events += 1;
     const linkId = String(link._id);
-    const pending = this.linkClicks.get(linkId) ?? { clicks: 0, botClicks: 0 };
-    this.linkClicks.set(linkId, pending);
+    const pending = batch.linkClicks.get(linkId) ?? { clicks: 0, botClicks: 0 };
+    batch.linkClicks.set(linkId, pending);
     if (facts.bot) {
       // Counted apart: not a click, not part of the breakdowns, never uses up maxClicks.
       pending.botClicks += 1;
-      this.bump(link, facts.day, 'bot', 'all');
+      this.bump(batch, link, facts.day, 'bot', 'all');
       return;
     }
     pending.clicks += 1;
-    // Running totals only where they matter (a click limit), so memory stays bounded by those links.
-    if (link.maxClicks != null) this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
-    this.bump(link, facts.day, 'total', 'all');
-    this.bump(link, facts.day, 'referrer', facts.referrerHost);
-    this.bump(link, facts.day, 'device', facts.device);
-    this.bump(link, facts.day, 'browser', facts.browser);
+    this.bump(batch, link, facts.day, 'total', 'all');
+    this.bump(batch, link, facts.day, 'referrer', facts.referrerHost);
+    this.bump(batch, link, facts.day, 'device', facts.device);
+    this.bump(batch, link, facts.day, 'browser', facts.browser);
   }
 
-  private bump(link: Pick<LinkDoc, '_id' | 'workspaceId'>, day: string, dimension: ClickDimension, value: string): void {
-    const linkDay = this.pendingDay(linkDayId(link._id, day), link.workspaceId, link._id, day);
-    const workspaceDay = this.pendingDay(workspaceDayId(link.workspaceId, day), link.workspaceId, null, day);
+  private bump(batch: Batch, link: Pick<LinkDoc, '_id' | 'workspaceId'>, day: string, dimension: ClickDimension, value: string): void {
+    const linkDay = this.pendingDay(batch, linkDayId(link._id, day), link.workspaceId, link._id, day);
+    const workspaceDay = this.pendingDay(batch, workspaceDayId(link.workspaceId, day), link.workspaceId, null, day);
     if (dimension === 'bot') {
       linkDay.botClicks += 1;
       workspaceDay.botClicks += 1;
@@ -138,11 +238,11 @@ export class ClickRecorder extends PeriodicFlusher {
     }
   }
 
-  private pendingDay(_id: string, workspaceId: Types.ObjectId, linkId: Types.ObjectId | null, day: string): PendingDay {
-    let pending = this.buckets.get(_id);
+  private pendingDay(batch: Batch, _id: string, workspaceId: Types.ObjectId, linkId: Types.ObjectId | null, day: string): PendingDay {
+    let pending = batch.buckets.get(_id);
     if (!pending) {
       pending = { _id, workspaceId, linkId, day, clicks: 0, botClicks: 0, counts: { referrers: new Map(), devices: new Map(), browsers: new Map(), links: new Map() } };
-      this.buckets.set(_id, pending);
+      batch.buckets.set(_id, pending);
     }
     return pending;
   }
@@ -178,54 +278,122 @@ export class ClickRecorder extends PeriodicFlusher {
   }
 
   protected async writePending(): Promise<void> {
-    if (this.linkClicks.size === 0 && this.buckets.size === 0) return;
-    const linkClicks = this.linkClicks;
-    const buckets = [...this.buckets.values()];
-    this.linkClicks = new Map();
-    this.buckets = new Map();
-    try {
-      if (linkClicks.size > 0) {
-        await bulkWriteInChunks(
-          Link,
-          [...linkClicks].map(([id, { clicks, botClicks }]) => ({
-            updateOne: { filter: { _id: new Types.ObjectId(id) }, update: { $inc: { clicks, botClicks } } },
-          })),
-        );
+    if (this.dropped > 0) {
+      this.logger.error({ dropped: this.dropped, pending: this.pendingEvents }, 'click buffer full: clicks dropped');
+      this.dropped = 0;
+    }
+    if (this.current.events > 0) {
+      const batch = this.current;
+      batch.seq = this.journal ? this.journal.rotate() : ++this.memorySeq;
+      this.queue.push(batch);
+      this.current = this.newBatch(this.journal?.currentSeq ?? 0, false, true);
+    }
+    while (this.queue.length > 0) {
+      const batch = this.queue[0]!;
+      try {
+        await this.apply(batch);
+      } catch (error) {
+        this.failed = true;
+        // Kept (in memory and in the journal) and retried in order; the marks make the retry skip what got through.
+        batch.guarded = true;
+        this.logger.error({ err: error, pending: this.pendingEvents, batches: this.queue.length }, 'click flush failed; will retry');
+        return;
       }
-      for (const [id, { clicks }] of linkClicks) {
-        if (this.recordedTotals.has(id)) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
+      this.queue.shift();
+      this.pendingEvents -= batch.events;
+      this.journal?.remove(batch.seq);
+      if (batch.live) {
+        for (const [id, { clicks }] of batch.linkClicks) {
+          if (this.recordedTotals.has(id)) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
+        }
       }
-      await this.writeBuckets(buckets);
-    } catch (error) {
-      this.failed = true;
-      // Logged, not retried: a retry after a partial write would count clicks twice.
-      this.logger.error({ err: error, links: linkClicks.size, buckets: buckets.length }, 'click flush failed');
     }
   }
 
-  private async writeBuckets(days: PendingDay[]): Promise<void> {
-    const ops: AnyBulkWriteOperation<ClickDayDoc>[] = days.map((d) => {
-      const $inc: Record<string, number> = {};
-      if (d.clicks) $inc.clicks = d.clicks;
-      if (d.botClicks) $inc.botClicks = d.botClicks;
-      for (const [field, counts] of Object.entries(d.counts)) {
-        for (const [value, clicks] of counts) $inc[`${field}.${encodeCounterKey(value)}`] = clicks;
-      }
-      const $setOnInsert = d.linkId ? { workspaceId: d.workspaceId, linkId: d.linkId, day: d.day } : { workspaceId: d.workspaceId, day: d.day };
-      return { updateOne: { filter: { _id: d._id }, update: { $inc, $setOnInsert }, upsert: true } };
-    });
+  /** Writes one batch; throws when some of it may not be stored. */
+  private async apply(batch: Batch): Promise<void> {
+    const mark = `flushed.${this.stream}`;
+    // Only a batch that may be partly stored pays for the extra filter (which FerretDB cannot answer from the _id index alone).
+    const guard = batch.guarded ? { [mark]: { $not: { $gte: batch.seq } } } : {};
+    const linkOps: mongo.AnyBulkWriteOperation[] = [...batch.linkClicks].map(([id, { clicks, botClicks }]) => ({
+      updateOne: { filter: { _id: new Types.ObjectId(id), ...guard }, update: { $inc: { clicks, botClicks }, $max: { [mark]: batch.seq } } },
+    }));
+    for (const chunk of chunked(linkOps)) await Link.collection.bulkWrite(chunk, { ordered: false });
+
+    const days = [...batch.buckets.values()];
+    if (batch.guarded) {
+      // A guarded update cannot upsert (a document that has the batch would be inserted again): create missing days first.
+      const creates: mongo.AnyBulkWriteOperation<DayDocument>[] = days
+        .filter((d) => !this.knownDays.get(d._id))
+        .map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $setOnInsert: dayFields(d) }, upsert: true } }));
+      await this.writeDays(creates);
+    }
+    await this.writeDays(
+      days.map((d): mongo.AnyBulkWriteOperation<DayDocument> => ({
+        updateOne: {
+          filter: { _id: d._id, ...guard },
+          update: { $inc: dayIncrements(d), $max: { [mark]: batch.seq }, ...(batch.guarded ? {} : { $setOnInsert: dayFields(d) }) },
+          upsert: !batch.guarded,
+        },
+      })),
+    );
+    for (const d of days) this.knownDays.set(d._id, true);
+  }
+
+  private async writeDays(ops: mongo.AnyBulkWriteOperation<DayDocument>[]): Promise<void> {
+    // The driver's collection: mongoose would drop the `flushed` marks, which the schema does not declare.
+    const collection = ClickDay.collection as unknown as mongo.Collection<DayDocument>;
     for (const chunk of chunked(ops)) {
       try {
-        await ClickDay.bulkWrite(chunk, { ordered: false });
+        await collection.bulkWrite(chunk, { ordered: false });
       } catch (error) {
-        // Two instances upserting the same new day document: the loser gets 11000; its $inc is safe to redo.
+        // Two instances upserting the same new day document: the loser gets 11000; its update is safe to redo.
         const failed = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors ?? [];
         if (failed.length === 0 || failed.some((e) => e.code !== 11000)) throw error;
-        await ClickDay.bulkWrite(
+        await collection.bulkWrite(
           failed.map((e) => chunk[e.index]!),
           { ordered: false },
         );
       }
     }
   }
+}
+
+type DayDocument = { _id: string; [field: string]: any };
+
+function dayIncrements(d: PendingDay): Record<string, number> {
+  const $inc: Record<string, number> = {};
+  if (d.clicks) $inc.clicks = d.clicks;
+  if (d.botClicks) $inc.botClicks = d.botClicks;
+  for (const [field, counts] of Object.entries(d.counts)) {
+    for (const [value, clicks] of counts) $inc[`${field}.${encodeCounterKey(value)}`] = clicks;
+  }
+  return $inc;
+}
+
+function dayFields(d: PendingDay): Record<string, unknown> {
+  return d.linkId ? { workspaceId: d.workspaceId, linkId: d.linkId, day: d.day } : { workspaceId: d.workspaceId, day: d.day };
+}
+
+const OBJECT_ID = /^[0-9a-f]{24}$/;
+
+/** A journal line back into a click, or null for a line a power loss tore. */
+function parseLine(line: string): (ClickFacts & { link: { _id: Types.ObjectId; workspaceId: Types.ObjectId } }) | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 7 || !parsed.every((v) => typeof v === 'string' || typeof v === 'number')) return null;
+  const [linkId, workspaceId, day, bot, referrerHost, device, browser] = parsed as JournalLine;
+  if (!OBJECT_ID.test(String(linkId)) || !OBJECT_ID.test(String(workspaceId))) return null;
+  return {
+    link: { _id: new Types.ObjectId(linkId), workspaceId: new Types.ObjectId(workspaceId) },
+    day: String(day),
+    bot: bot === 1,
+    referrerHost: String(referrerHost),
+    device: String(device),
+    browser: String(browser),
+  };
 }
