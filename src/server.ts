@@ -124,7 +124,13 @@ export async function startServer(
       if (demo) options.announce?.(demo);
     }
     services = createServices(config, logger, db, pepper);
-    await openClickJournal(services);
+    await openClickJournal(services).catch((error: NodeJS.ErrnoException) => {
+      if (!error.code) throw error;
+      const full = error.code === 'ENOSPC';
+      throw new StartupError(
+        `DATA_DIR ${JSON.stringify(config.dataDir)} ${full ? 'is full' : 'is not writable'} (${error.code}): the click journal is kept there; ${full ? 'free some space' : 'choose a directory this user can write'} or set DATA_DIR.`,
+      );
+    });
     startServices(services);
     const app = createApp(services);
     const server = createHttpServer(app);

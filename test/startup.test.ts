@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/embedded.ts';
+import { findRunningEmbedded, freePort, startEmbeddedFerret } from '../src/db/embedded.ts';
 import { ferretProcesses, httpOk, killSpawned, runCli, tempDir, waitFor } from './process.ts';
 
 afterEach(killSpawned);
@@ -78,6 +78,36 @@ describe('server process', () => {
     const server = runCli(['serve'], { DATA_DIR: path.join(file, 'data') });
     expect(await server.exited).toBe(1);
     expect(server.output()).toMatch(/DATA_DIR ".*a-file\/data" is not writable \(ENOTDIR\)/);
+  });
+
+  it('DATA_DIR not writable with MONGODB_URI (only the click journal lives there): a clear message', async () => {
+    const ferret = await startEmbeddedFerret({ dataDir: tempDir() });
+    try {
+      const file = path.join(tempDir(), 'a-file');
+      fs.writeFileSync(file, '');
+      const server = runCli(['serve'], { DATA_DIR: path.join(file, 'data'), MONGODB_URI: ferret.uri('journal_dir'), API_KEY_PEPPER: 'x'.repeat(40), PORT: '0' });
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toMatch(/DATA_DIR ".*a-file\/data" is not writable \(ENOTDIR\): the click journal is kept there/);
+      expect(server.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await ferret.stop();
+    }
+  });
+
+  it("a stale ferretdb.json naming another DATA_DIR's FerretDB is not attached to", async () => {
+    const mine = tempDir();
+    const other = tempDir();
+    const ferret = await startEmbeddedFerret({ dataDir: other });
+    try {
+      // What a server of `mine` that died leaves behind, once its port went to `other`'s FerretDB.
+      const state = fs.readFileSync(path.join(other, 'ferretdb.json'), 'utf8');
+      fs.writeFileSync(path.join(mine, 'ferretdb.json'), state);
+      expect(await findRunningEmbedded(mine)).toBeNull();
+      expect((await findRunningEmbedded(other))?.port).toBe(ferret.port);
+    } finally {
+      await ferret.stop();
+    }
+    expect(await findRunningEmbedded(other)).toBeNull();
   });
 
   it('FerretDB not built and Go missing: says to install Go or set MONGODB_URI', async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants, readFileSync } from 'node:fs';
+import { constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -291,13 +291,30 @@ async function pingOnce(uri: string): Promise<boolean> {
 }
 
 /** The embedded server a running taapit-api started on this DATA_DIR, if it answers. */
+/** Whether process `pid` is the FerretDB (or its watchdog) started on dataDir's SQLite files. */
+async function servesDataDir(pid: unknown, dataDir: string): Promise<boolean> {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  const expected = `--sqlite-url=file:${path.join(path.resolve(dataDir), 'ferretdb')}/`;
+  try {
+    return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').includes(expected);
+  } catch (error) {
+    // Without /proc (not Linux) the answer to a ping is all there is; a missing process is not it.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync('/proc/self')) return false;
+    return true;
+  }
+}
+
 export async function findRunningEmbedded(dataDir: string): Promise<Pick<EmbeddedServer, 'hostUri' | 'port' | 'uri'> | null> {
   let port: number;
+  let pid: number;
   try {
-    port = JSON.parse(await fs.readFile(path.join(path.resolve(dataDir), 'ferretdb.json'), 'utf8')).port;
+    ({ port, pid } = JSON.parse(await fs.readFile(path.join(path.resolve(dataDir), 'ferretdb.json'), 'utf8')));
   } catch {
     return null;
   }
+  // A file left by a server that died names a port another DATA_DIR's FerretDB may hold now: the
+  // recorded process must still be alive and serve this directory's files.
+  if (!(await servesDataDir(pid, dataDir))) return null;
   const hostUri = `mongodb://127.0.0.1:${port}`;
   if (!(await pingOnce(`${hostUri}/admin?directConnection=true`))) return null;
   return { hostUri, port, uri: (dbName) => `${hostUri}/${dbName}?directConnection=true&retryWrites=false` };
