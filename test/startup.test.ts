@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findRunningEmbedded, freePort, startEmbeddedFerret } from '../src/db/embedded.ts';
+import { ferretBinaryPath, findRunningEmbedded, freePort, startEmbeddedFerret } from '../src/db/embedded.ts';
 import { ferretProcesses, httpOk, killSpawned, runCli, tempDir, waitFor } from './process.ts';
 
 afterEach(killSpawned);
@@ -118,6 +118,16 @@ describe('server process', () => {
     const server = runCli(['serve'], { DATA_DIR: tempDir(), FERRETDB_CACHE_DIR: tempDir(), PATH: pathWithoutGo });
     expect(await server.exited).toBe(1);
     expect(server.output()).toContain('Go is not installed: install Go (https://go.dev/dl) or set MONGODB_URI');
+  });
+
+  it('a damaged FerretDB binary: one line naming it and how to rebuild it', async () => {
+    const cache = tempDir();
+    const binary = path.join(cache, path.basename(ferretBinaryPath()));
+    fs.writeFileSync(binary, 'not an executable\n', { mode: 0o755 });
+    const server = runCli(['serve'], { DATA_DIR: tempDir(), FERRETDB_CACHE_DIR: cache, PORT: '0' });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain(`If its binary ${binary} is damaged, delete it and run \`npm run build:ferretdb\``);
+    expect(server.output()).not.toMatch(/\n\s+at /);
   });
 
   it('a bad environment value stops start-up with one line', async () => {

@@ -212,7 +212,11 @@ export async function startEmbeddedFerret(options: StartEmbeddedOptions): Promis
   if (!(await becomesReady(current, hostUri, startTimeoutMs))) {
     const exitedByItself = !current.running();
     await terminate(current);
-    if (exitedByItself) throw new EmbeddedDbError(`FerretDB exited during start-up: ${current.stderrTail() || 'no output'}`);
+    if (exitedByItself) {
+      throw new EmbeddedDbError(
+        `FerretDB exited during start-up: ${current.stderrTail() || 'no output'}. If its binary ${bin} is damaged, delete it and run \`npm run build:ferretdb\` (or set MONGODB_URI).`,
+      );
+    }
     throw new EmbeddedDbError(`FerretDB did not answer a ping on 127.0.0.1:${port} within ${startTimeoutMs} ms.`);
   }
   await fs.writeFile(stateFile, JSON.stringify({ port, pid: current.child.pid }));
