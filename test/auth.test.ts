@@ -136,6 +136,33 @@ describe('introspection', () => {
     expect401(await gql(t.app, '{ __typename viewer { key { name } } }'), /Missing API key/);
   });
 
+  it("GraphiQL's placeholder key counts as no key for introspection, and only for introspection", async () => {
+    const placeholder = { authorization: 'Bearer taapit_...' };
+    // GraphiQL's first load: its schema request carries the template's placeholder header.
+    const introspection = await gql(t.app, 'query IntrospectionQuery { __schema { queryType { name description } } }', {}, placeholder);
+    expect(introspection.status).toBe(200);
+    expect(introspection.body.data.__schema.queryType.name).toBe('Query');
+    // Anything else with the placeholder keeps its own 401, whatever the document.
+    expect401(await gql(t.app, VIEWER, {}, placeholder), /This is the placeholder key: replace taapit_\.\.\./);
+    expect401(await gql(t.app, '{ __typename viewer { key { name } } }', {}, placeholder), /placeholder key/);
+    expect401(await gql(t.app, 'this is not graphql', {}, placeholder), /placeholder key/);
+    // Introspection that is not public still needs a real key.
+    const keyed = createTestApp(db(), { INTROSPECTION: 'key' });
+    expect401(await gql(keyed.app, '{ __schema { queryType { name } } }', {}, placeholder), /placeholder key/);
+    await keyed.close();
+  });
+
+  it('the placeholder counts in the anonymous window of its address, like no key', async () => {
+    const limited = createTestApp(db(), { ANONYMOUS_RATE_LIMIT_PER_MINUTE: '2' });
+    const placeholder = { authorization: 'Bearer taapit_...', ip: '198.51.100.140' };
+    expect((await gql(limited.app, '{ __schema { queryType { name } } }', {}, placeholder)).status).toBe(200);
+    expect((await gql(limited.app, '{ __schema { queryType { name } } }', {}, { ip: placeholder.ip })).status).toBe(200);
+    const refused = await gql(limited.app, '{ __schema { queryType { name } } }', {}, placeholder);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors![0]!.message).toMatch(/anonymous requests per minute exceeded for this address/);
+    await limited.close();
+  });
+
   it('authentication comes before validation: a bad or missing key with an invalid document is still a 401', async () => {
     expect401(await gql(t.app, '{ nope }', {}, { key: generateApiKey() }), /Invalid API key/);
     expect401(await gql(t.app, '{ viewer { nope } }'), /Missing API key/);

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { GraphQLError, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { Response as AdapterResponse } from '@whatwg-node/server';
-import { AUTH_MESSAGES, type AuthenticatedKey, type Credential } from '../auth/authenticate.ts';
+import { AUTH_MESSAGES, type AuthenticatedKey, type AuthFailure, type Credential } from '../auth/authenticate.ts';
 import { AuthFailureThrottle, type RateLimitDecision } from '../auth/rate-limit.ts';
 import { requestStore } from '../logger.ts';
 import { normalizeIp } from '../rules/ip.ts';
@@ -71,13 +71,23 @@ function addressId(services: Services, clientIp: string | null): string {
 }
 
 /**
+ * GraphiQL's template header (`Bearer taapit_...`): nobody has pasted a key yet. It counts as no
+ * key, so the page's first schema fetch is answered; any other document gets the placeholder's 401.
+ */
+function isPlaceholder(credential: Credential): credential is { kind: 'failure'; failure: AuthFailure } {
+  return credential.kind === 'failure' && credential.failure.message === AUTH_MESSAGES.placeholder;
+}
+
+/**
  * An anonymous request: limited per address, before the document is parsed, then allowed only
- * for an introspection-only operation. Returns the refusal (401 or 429) otherwise.
+ * for an introspection-only operation. Returns the refusal (401 or 429) otherwise: `missing`, or
+ * the placeholder's own 401 for GraphiQL's template header.
  */
 async function authenticateAnonymous(
   services: Services,
   params: { query?: string; operationName?: string | null },
   auth: RequestAuth,
+  missing: Refusal = refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing),
 ): Promise<Refusal | null> {
   const limit = services.config.anonymousRateLimitPerMinute;
   const decision = await services.rateLimiter.hit(`ip:${addressId(services, auth.clientIp)}`, limit);
@@ -88,7 +98,7 @@ async function authenticateAnonymous(
       decision,
     );
   }
-  return anonymousAllowed(services, params.query, params.operationName) ? null : refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+  return anonymousAllowed(services, params.query, params.operationName) ? null : missing;
 }
 
 /**
@@ -194,8 +204,8 @@ export function createAuthPlugin(services: Services) {
    */
   async function authenticate(request: Request, context: GraphQLServerContext): Promise<Response | null> {
     const credential = services.authenticator.credential(request.headers.get('authorization'));
-    // Anonymous requests depend on their document; an unusual Accept is negotiated by yoga.
-    if (credential.kind === 'anonymous') return null;
+    // Anonymous requests (the placeholder too) depend on their document; an unusual Accept is negotiated by yoga.
+    if (credential.kind === 'anonymous' || isPlaceholder(credential)) return null;
     const contentType = graphqlJsonType(request.headers.get('accept'));
     if (!contentType) return null;
     const auth: RequestAuth = { key: null, clientIp: context.clientIp, rateLimit: null };
@@ -217,7 +227,9 @@ export function createAuthPlugin(services: Services) {
       const refused =
         credential.kind === 'anonymous'
           ? await authenticateAnonymous(services, params, outcome.auth)
-          : await authenticateKey(services, failures, credential, outcome.auth);
+          : isPlaceholder(credential)
+            ? await authenticateAnonymous(services, params, outcome.auth, refusal(401, credential.failure.code, credential.failure.message))
+            : await authenticateKey(services, failures, credential, outcome.auth);
       if (refused) setResult({ errors: [asGraphQLError(refused)] });
       else outcome.authenticated = true;
     },
