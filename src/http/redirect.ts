@@ -2,6 +2,7 @@ import { resolveCachedRedirect, resolveRedirect, type RedirectOutcome } from '..
 import { isQueryTimeout } from '../db/deadlines.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../errors.ts';
 import { clickFacts, type HeaderGetter } from '../redirect/clicks.ts';
+import { isPlatformHost } from '../rules/validation.ts';
 import type { Services } from '../services.ts';
 
 const NO_LINK = 'No link with this address.';
@@ -28,7 +29,7 @@ function unavailable(): Response {
 
 /** The host (the platform domain as configured, else the lowercased hostname) and slug a URL asks for. */
 function addressOf(services: Services, url: URL): { host: string; slug: string } {
-  const host = url.host.toLowerCase() === services.config.shortDomain ? services.config.shortDomain : url.hostname.toLowerCase();
+  const host = isPlatformHost(url.host, services.config.shortDomain) ? services.config.shortDomain : url.hostname.toLowerCase();
   let slug = '';
   try {
     slug = decodeURIComponent(url.pathname.slice(1));
@@ -62,6 +63,12 @@ export async function handleRedirect(services: Services, request: Request, url: 
     return new Response('Method not allowed\n', { status: 405, headers: { Allow: 'GET, HEAD' } });
   }
   const { host, slug } = addressOf(services, url);
+  // The platform domain's root is no link: say where the API is (people land here after start-up).
+  if (url.pathname === '/' && host === services.config.shortDomain) {
+    return new Response(`taapit-api: the GraphQL API is at ${url.origin}/graphql (open it in a browser for GraphiQL); short links live at ${url.origin}/<slug>.\n`, {
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+    });
+  }
   let outcome: RedirectOutcome;
   try {
     // A person's GET takes one of a limited link's clicks (bots and HEAD never use them up).

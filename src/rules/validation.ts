@@ -59,13 +59,32 @@ function isLoopbackHost(host: string): boolean {
  * [::1], localhost…) is the same server.
  */
 export function isPlatformDestination(url: URL, shortDomain: string): boolean {
-  const [, shortHost = '', shortPort] = /^(.*?)(?::(\d+))?$/.exec(shortDomain.toLowerCase()) ?? [];
+  const [shortHost, shortPort] = splitHostPort(shortDomain.toLowerCase());
   const host = destinationHost(url);
   const short = shortHost.replace(/\.$/, '');
   if (shortPort === undefined) return host === short;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   if (port !== shortPort) return false;
   return host === short || (isLoopbackHost(short) && isLoopbackHost(host));
+}
+
+/** `host[:port]` (IPv6 in brackets) as [host, port or undefined]. */
+function splitHostPort(value: string): [string, string | undefined] {
+  const [, host = '', port] = /^(.*?)(?::(\d+))?$/.exec(value) ?? [];
+  return [host, port];
+}
+
+/**
+ * True when a request's `Host` (`host[:port]`) names the platform's short domain: that exact
+ * name, or, for a loopback short domain with a port (`localhost:4000`, the default), any loopback
+ * spelling on that port (`127.0.0.1:4000`, `[::1]:4000`): the same server.
+ */
+export function isPlatformHost(hostHeader: string, shortDomain: string): boolean {
+  const requested = hostHeader.toLowerCase();
+  if (requested === shortDomain) return true;
+  const [shortHost, shortPort] = splitHostPort(shortDomain);
+  const [host, port] = splitHostPort(requested);
+  return shortPort !== undefined && port === shortPort && isLoopbackHost(shortHost) && isLoopbackHost(host);
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
