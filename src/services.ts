@@ -45,7 +45,7 @@ export function createServices(
     usage: new UsageRecorder(config.usageFlushMs, logger),
     rateLimiter: overrides.rateLimiter ?? (config.rateLimitStore === 'mongo' ? new MongoRateLimiter() : new MemoryRateLimiter()),
     clicks,
-    linkCache: new LinkCache(config.keyCacheTtlMs, (linkId) => clicks.flushedMark(linkId)),
+    linkCache: new LinkCache(config.keyCacheTtlMs),
     txtResolver: overrides.txtResolver ?? systemTxtResolver,
   };
 }

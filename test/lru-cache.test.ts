@@ -54,7 +54,7 @@ describe('LinkCache', () => {
     const workspaceId = new Types.ObjectId();
     const link = await Link.create({ workspaceId, domain: 'lru.test', slug: 'hot', url: 'https://example.com/', createdByUserId: new Types.ObjectId() });
     await Slug.create({ _id: slugId('lru.test', 'hot'), linkId: link._id, workspaceId });
-    const cache = new LinkCache(60_000, () => 0, Date.now, 3);
+    const cache = new LinkCache(60_000, Date.now, 3);
     expect((await cache.find('lru.test', 'hot')).link?.slug).toBe('hot');
     for (const slug of ['m1', 'm2', 'm3', 'm4', 'm5']) {
       await cache.find('lru.test', slug);

@@ -389,7 +389,7 @@ function redirectOutcome(
   services: Actor['services'],
   host: string,
   domain: DomainDoc | null,
-  cached: { link: LinkDoc | null; clickMark: number } | null,
+  cached: { link: LinkDoc | null } | null,
 ): RedirectOutcome {
   // Anyone can add any hostname to a workspace; until it is verified it serves nothing of the
   // workspace (no notFoundUrl, no link), or it would be an open redirect on someone else's name.
@@ -399,8 +399,8 @@ function redirectOutcome(
   // A link left on a hostname that another workspace has since verified is not theirs to serve.
   if (link && domain && String(link.workspaceId) !== String(domain.workspaceId)) link = null;
   if (!link || !cached) return { kind: 'notFound', fallback };
-  const clicksSoFar = link.clicks + services.clicks.unseenSince(String(link._id), cached.clickMark);
-  const reason = goneReason(link, clicksSoFar);
+  // Clicks written so far; a limited link's last clicks are decided by their reservations (resolveRedirect).
+  const reason = goneReason(link, link.clicks);
   if (reason) return { kind: 'gone', reason, fallback };
   return { kind: 'redirect', location: destinationWithUtm(link), link };
 }

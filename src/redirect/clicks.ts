@@ -89,8 +89,6 @@ interface Batch {
   seq: number;
   /** Part of it may be stored already (a retry, or a segment left by a crash): skip documents that have it. */
   guarded: boolean;
-  /** Recorded by this process (not replayed): its clicks count in the maxClicks totals. */
-  live: boolean;
   events: number;
   linkClicks: Map<string, { clicks: number; botClicks: number }>;
   /** Day documents to bump, by _id. */
@@ -123,9 +121,6 @@ export class ClickRecorder extends PeriodicFlusher {
   private memorySeq = 0;
   private pendingEvents = 0;
   private dropped = 0;
-  /** Per link since start: clicks recorded and clicks written, for exact maxClicks on cached links. */
-  private recordedTotals = new Map<string, number>();
-  private flushedTotals = new Map<string, number>();
   /** Hashes of the keys each day document field has, as far as this instance wrote them. */
   private knownKeys = new LruCache<string, Set<number>>(KNOWN_KEY_SETS, Number.POSITIVE_INFINITY);
   private knownDays = new LruCache<string, true>(KNOWN_DAYS, Number.POSITIVE_INFINITY);
@@ -137,7 +132,7 @@ export class ClickRecorder extends PeriodicFlusher {
     private readonly maxPendingEvents = 1_000_000,
   ) {
     super(intervalMs);
-    this.current = this.newBatch(0, false, true);
+    this.current = this.newBatch(0, false);
   }
 
   /**
@@ -155,7 +150,7 @@ export class ClickRecorder extends PeriodicFlusher {
     this.stream = this.journal.stream;
     let replayed = 0;
     for (const seq of this.journal.leftovers) {
-      const batch = this.newBatch(seq, true, false);
+      const batch = this.newBatch(seq, true);
       for (const line of this.journal.read(seq)) {
         const facts = parseLine(line);
         if (facts) this.add(batch, facts.link, facts);
@@ -189,19 +184,14 @@ export class ClickRecorder extends PeriodicFlusher {
     }
     this.pendingEvents += 1;
     this.add(this.current, link, facts);
-    // Running totals only where they matter (a click limit), so memory stays bounded by those links.
-    if (!facts.bot && link.maxClicks != null) {
-      const linkId = String(link._id);
-      this.recordedTotals.set(linkId, (this.recordedTotals.get(linkId) ?? 0) + 1);
-    }
     if (this.journal) {
       const line: JournalLine = [String(link._id), String(link.workspaceId), facts.day, facts.bot ? 1 : 0, facts.referrerHost, facts.device, facts.browser];
       this.journal.append(JSON.stringify(line));
     }
   }
 
-  private newBatch(seq: number, guarded: boolean, live: boolean): Batch {
-    return { seq, guarded, live, events: 0, linkClicks: new Map(), buckets: new Map() };
+  private newBatch(seq: number, guarded: boolean): Batch {
+    return { seq, guarded, events: 0, linkClicks: new Map(), buckets: new Map() };
   }
 
   private add(batch: Batch, link: Pick<LinkDoc, '_id' | 'workspaceId'>, facts: ClickFacts): void {
@@ -267,16 +257,6 @@ export class ClickRecorder extends PeriodicFlusher {
     return value;
   }
 
-  /** How many of this link's clicks this instance has written so far: a mark taken when a link is read. */
-  flushedMark(linkId: string): number {
-    return this.flushedTotals.get(linkId) ?? 0;
-  }
-
-  /** Clicks recorded here that a link document read at `mark` does not include yet. */
-  unseenSince(linkId: string, mark: number): number {
-    return (this.recordedTotals.get(linkId) ?? 0) - mark;
-  }
-
   protected async writePending(): Promise<void> {
     if (this.dropped > 0) {
       this.logger.error({ dropped: this.dropped, pending: this.pendingEvents }, 'click buffer full: clicks dropped');
@@ -286,7 +266,7 @@ export class ClickRecorder extends PeriodicFlusher {
       const batch = this.current;
       batch.seq = this.journal ? this.journal.rotate() : ++this.memorySeq;
       this.queue.push(batch);
-      this.current = this.newBatch(this.journal?.currentSeq ?? 0, false, true);
+      this.current = this.newBatch(this.journal?.currentSeq ?? 0, false);
     }
     while (this.queue.length > 0) {
       const batch = this.queue[0]!;
@@ -302,11 +282,6 @@ export class ClickRecorder extends PeriodicFlusher {
       this.queue.shift();
       this.pendingEvents -= batch.events;
       this.journal?.remove(batch.seq);
-      if (batch.live) {
-        for (const [id, { clicks }] of batch.linkClicks) {
-          if (this.recordedTotals.has(id)) this.flushedTotals.set(id, (this.flushedTotals.get(id) ?? 0) + clicks);
-        }
-      }
     }
   }
 

@@ -5,8 +5,6 @@ import { LruCache } from '../rules/lru-cache.ts';
 
 export interface CachedLink {
   link: LinkDoc | null;
-  /** The click recorder's flushed mark when the document was read (see ClickRecorder.unseenSince). */
-  clickMark: number;
 }
 
 /** Hot links stay cached however many others are looked up (least recently used ones go first). */
@@ -23,7 +21,6 @@ export class LinkCache {
 
   constructor(
     ttlMs: number,
-    private readonly clickMark: (linkId: string) => number,
     now: () => number = Date.now,
     maxEntries = MAX_ENTRIES,
   ) {
@@ -40,7 +37,7 @@ export class LinkCache {
     const held = await Slug.findById(key, { linkId: 1 }).lean<Pick<SlugDoc, 'linkId'>>().exec();
     let link = held ? await Link.findById(held.linkId).lean<LinkDoc>().exec() : null;
     if (link && (link.domain !== host || link.slug !== slug)) link = null;
-    const entry: CachedLink = { link, clickMark: link ? this.clickMark(String(link._id)) : 0 };
+    const entry: CachedLink = { link };
     this.entries.set(key, entry);
     return entry;
   }
