@@ -21,6 +21,7 @@ import { ensureIndexes } from '../src/models/index.ts';
 import { Link } from '../src/models/link.ts';
 import { clickFacts } from '../src/redirect/clicks.ts';
 import { generateApiKey, isWellFormedApiKey } from '../src/rules/keys.ts';
+import { PLATFORM_DOMAIN } from '../src/rules/links.ts';
 import { toGlobalId } from '../src/schema/ids.ts';
 import { createHttpServer } from '../src/server.ts';
 import { createServices, type Services } from '../src/services.ts';
@@ -179,7 +180,7 @@ async function main() {
     RATE_LIMIT_PER_MINUTE: '1000000',
     ANONYMOUS_RATE_LIMIT_PER_MINUTE: '1000000',
     AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000',
-    // The key-change log costs one read by _id per 400 ms per instance whatever the traffic: left
+    // The change log costs one read by _id per 400 ms per instance whatever the traffic: left
     // out here so that the per-request command counts are per request.
     KEY_REVOCATION_POLL_MS: '0',
   };
@@ -291,7 +292,7 @@ async function main() {
     const hotSlug = `hot${index}`;
     const hotId = await created(hotSlug);
     const updId = await created(`upd${index}`);
-    const hotLink = (await Link.findOne({ domain: SHORT_DOMAIN, slug: hotSlug }).lean().exec())!;
+    const hotLink = (await Link.findOne({ domain: PLATFORM_DOMAIN, slug: hotSlug }).lean().exec())!;
     await seedLinkClicks(hotLink._id, hotLink.workspaceId);
     const newest = await insertApiKey({
       userId: world.userId,

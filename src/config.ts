@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import proxyAddr from 'proxy-addr';
+import { parseSigningKeys, type SigningKeys } from './rules/secret-scanning.ts';
 
 /** Thrown for a bad environment value; its message is the one line start-up prints. */
 export class ConfigError extends Error {
@@ -47,6 +49,12 @@ export interface Config {
   /** Server-side deadline (maxTimeMS) of every read; a read past it answers TIMEOUT. */
   dbQueryTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Serve Prometheus metrics on /metrics (METRICS=on). */
+  metrics: boolean;
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** GitHub's secret-scanning signing keys (SECRET_SCANNING_PUBLIC_KEYS); null: the endpoint is off. */
+  secretScanningKeys: SigningKeys | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -107,6 +115,23 @@ function readCorsOrigins(env: Env): CorsOrigins {
   return origins;
 }
 
+/** The keys file is read once at start: never fetched at run time. */
+function readSigningKeys(env: Env): SigningKeys | null {
+  const file = env.SECRET_SCANNING_PUBLIC_KEYS?.trim();
+  if (!file) return null;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`SECRET_SCANNING_PUBLIC_KEYS=${JSON.stringify(file)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): point it at a copy of https://api.github.com/meta/public_keys/secret_scanning.`);
+  }
+  try {
+    return parseSigningKeys(text);
+  } catch (error) {
+    throw new ConfigError(`SECRET_SCANNING_PUBLIC_KEYS=${JSON.stringify(file)} is invalid: ${(error as Error).message}.`);
+  }
+}
+
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/i;
 
 /** Parses and validates the environment once; throws ConfigError naming the first bad variable. */
@@ -131,6 +156,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(
       'API_KEY_PEPPER is invalid: expected at least 32 characters of secret (value not shown); generate one with `openssl rand -base64 48`.',
     );
+  }
+
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('METRICS_TOKEN is invalid: expected at least 16 characters without spaces (value not shown); generate one with `openssl rand -hex 24`.');
   }
 
   const shortDomain = (env.SHORT_DOMAIN?.trim() || `localhost:${port}`).toLowerCase();
@@ -162,5 +192,8 @@ export function loadConfig(env: Env = process.env): Config {
     dbTimeoutMs: readInt(env, 'DB_TIMEOUT_MS', 5000, 100, 120_000),
     dbQueryTimeoutMs: readInt(env, 'DB_QUERY_TIMEOUT_MS', 10_000, 10, 600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 0, 120_000),
+    metrics: readChoice(env, 'METRICS', ['on', 'off'] as const, 'off') === 'on',
+    metricsToken,
+    secretScanningKeys: readSigningKeys(env),
   };
 }

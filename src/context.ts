@@ -21,7 +21,10 @@ export interface RequestFacts {
   rateLimit: RateLimitDecision | null;
 }
 
-export function createContext(services: Services, { key, ...facts }: RequestFacts): Context {
-  // The actor itself, not a copy: its loaders see the signal the GraphQL layer sets on it.
-  return Object.assign(createActor(services, key), facts);
+/**
+ * `into`: yoga's own context object, which yoga extends with what this returns (a copy): the actor
+ * is built on it, so the signal the GraphQL layer sets on the context reaches its loaders.
+ */
+export function createContext(services: Services, { key, ...facts }: RequestFacts, into: object = {}): Context {
+  return Object.assign(createActor(services, key, null, into), facts);
 }

@@ -1,5 +1,14 @@
 // Domain errors shared by resolvers and the CLI; the schema exposes them as typed union members.
 
+/**
+ * Why a FORBIDDEN error refused, in its `extensions.reason`. IP_NOT_ALLOWED refuses the whole
+ * request (HTTP 403, no data); the others refuse one field (HTTP 200, that field null): SCOPE when
+ * the key lacks the permission, ROLE when the user's role in the workspace is too low. POLICY is
+ * reserved for workspace policies on keys, which nothing enforces yet.
+ */
+export const FORBIDDEN_REASONS = ['IP_NOT_ALLOWED', 'SCOPE', 'ROLE', 'POLICY'] as const;
+export type ForbiddenReason = (typeof FORBIDDEN_REASONS)[number];
+
 export class ValidationError extends Error {
   readonly code = 'BAD_USER_INPUT';
   constructor(

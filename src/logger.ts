@@ -12,8 +12,13 @@ export interface RequestStore {
 
 export const requestStore = new AsyncLocalStorage<RequestStore>();
 
+/**
+ * The process log is one JSON object per line (stdout unless `destination` is given). Without a
+ * destination it is the server's own log, and node's warnings (deprecations, experimental
+ * features, listener leaks) go into it: node would print them raw on stderr.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: undefined,
@@ -29,4 +34,14 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination ?? pino.destination({ fd: 1, sync: false }),
   );
+  if (!destination) logWarnings(logger);
+  return logger;
+}
+
+/** Replaces node's printing of process warnings (every earlier 'warning' listener) by a log line. */
+export function logWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    logger.warn({ warning: { name: warning.name, code: warning.code, message: warning.message } }, 'process warning');
+  });
 }

@@ -118,7 +118,7 @@ export async function startServer(
   try {
     const pepper = await pepperFor(config, knownPepper);
     await ensureIndexes();
-    await runMigrations(logger);
+    await runMigrations(logger, { shortDomain: config.shortDomain });
     if (db.kind === 'ferretdb' && !config.production) {
       const demo = await bootstrapDemo(pepper);
       if (demo) options.announce?.(demo);

@@ -7,7 +7,12 @@ import type { Config } from './config.ts';
 import type { Database } from './db/connection.ts';
 import { ClickRecorder } from './redirect/clicks.ts';
 import { LinkCache } from './redirect/link-cache.ts';
+import { Metrics } from './metrics.ts';
 import { systemTxtResolver, type TxtResolver } from './core/dns.ts';
+import { DocumentCache } from './core/document-cache.ts';
+
+/** Workspaces, projects, custom domains and users cached across requests (each entry lives KEY_CACHE_TTL_MS at most). */
+const DOCUMENT_CACHE_MAX_ENTRIES = 10_000;
 
 /** Long-lived collaborators shared by every request of one server instance. */
 export interface Services {
@@ -20,7 +25,11 @@ export interface Services {
   rateLimiter: RateLimiter;
   clicks: ClickRecorder;
   linkCache: LinkCache;
+  /** Read by GraphQL queries; dropped by changes made here and, through the change log, elsewhere. */
+  documents: DocumentCache;
   txtResolver: TxtResolver;
+  /** Prometheus metrics of this instance; null unless METRICS=on. */
+  metrics: Metrics | null;
 }
 
 export function createServices(
@@ -31,6 +40,7 @@ export function createServices(
   overrides: Partial<Pick<Services, 'txtResolver' | 'rateLimiter'>> = {},
 ): Services {
   const clicks = new ClickRecorder(config.clickFlushMs, logger, config.clickBufferMaxEvents);
+  const documents = new DocumentCache(DOCUMENT_CACHE_MAX_ENTRIES, config.keyCacheTtlMs);
   return {
     config,
     logger,
@@ -41,12 +51,15 @@ export function createServices(
       cacheTtlMs: config.keyCacheTtlMs,
       maxEntries: config.keyCacheMaxEntries,
       changePollMs: config.keyChangePollMs,
+      onChange: (change) => documents.forget(change.kind, change.ref),
     }),
     usage: new UsageRecorder(config.usageFlushMs, logger),
     rateLimiter: overrides.rateLimiter ?? (config.rateLimitStore === 'mongo' ? new MongoRateLimiter() : new MemoryRateLimiter()),
     clicks,
     linkCache: new LinkCache(config.keyCacheTtlMs),
+    documents,
     txtResolver: overrides.txtResolver ?? systemTxtResolver,
+    metrics: config.metrics ? new Metrics({ clicks, db }) : null,
   };
 }
 

@@ -15,8 +15,16 @@ export function createApp(services: Services): App {
   return createHttpApp(services, {
     graphql: (request, context) => graphql.fetch(request, context),
     authenticate: (request, context) => graphql.authenticate(request, context),
-    redirect: (request, url) => handleRedirect(services, request, url),
-    cachedRedirect: (method, url, header) => cachedRedirect(services, method, url, header),
+    redirect: async (request, url) => {
+      const response = await handleRedirect(services, request, url);
+      services.metrics?.redirect(response.status, false);
+      return response;
+    },
+    cachedRedirect: (method, url, header) => {
+      const location = cachedRedirect(services, method, url, header);
+      if (location !== undefined) services.metrics?.redirect(302, true);
+      return location;
+    },
     afterClicksJournaled: (done) => services.clicks.afterJournal(done),
   });
 }

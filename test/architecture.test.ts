@@ -10,12 +10,12 @@ const SRC = path.join(ROOT, 'src');
 /** Layers from the bottom up; a module may import (values) from its own layer and those below. */
 const LAYERS: [layer: string, members: string[]][] = [
   ['rules', ['errors.ts', 'rules/']],
-  ['storage', ['config.ts', 'logger.ts', 'periodic-flusher.ts', 'models/', 'db/']],
+  ['storage', ['config.ts', 'logger.ts', 'metrics.ts', 'periodic-flusher.ts', 'models/', 'db/']],
   ['auth', ['auth/']],
   ['core', ['core/']],
   ['entry', ['schema/', 'redirect/', 'services.ts', 'context.ts']],
   ['http', ['http/', 'yoga.ts']],
-  ['process', ['server.ts', 'main.ts']],
+  ['process', ['server.ts', 'main.ts', 'cli/']],
 ];
 
 /** Imports that are refused even between layers that may otherwise meet, types included. */

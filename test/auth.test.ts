@@ -243,7 +243,7 @@ describe('escalation is refused', () => {
       const result = await gql(t.app, CREATE, { input: { name: 'x', permission: 'READ_ONLY' } }, { key: created.secret });
       expect(result.status).toBe(200);
       expect(result.body.data.createApiKey).toBeNull();
-      expect(result.body.errors![0]!.extensions).toEqual({ code: 'FORBIDDEN', requiredPermission: 'keys:write' });
+      expect(result.body.errors![0]!.extensions).toEqual({ code: 'FORBIDDEN', reason: 'SCOPE', requiredPermission: 'keys:write' });
       expect(result.body.errors![0]!.message).toContain('keys:write');
     }
     expect(await ApiKey.countDocuments({ userId: user._id })).toBe(2);
@@ -280,7 +280,7 @@ describe('escalation is refused', () => {
     const user = await makeUser();
     const limited = await key(user, 'LIMITED', { scopes: [{ resource: 'LINKS', access: 'READ' }] });
     const result = await gql(t.app, UPDATE, { input: { id: limited.globalId, scopes: [{ resource: 'LINKS', access: 'WRITE' }] } }, { key: limited.secret });
-    expect(result.body.errors![0]!.extensions).toEqual({ code: 'FORBIDDEN', requiredPermission: 'keys:write' });
+    expect(result.body.errors![0]!.extensions).toEqual({ code: 'FORBIDDEN', reason: 'SCOPE', requiredPermission: 'keys:write' });
     expect((await ApiKey.findById(limited.id).lean())!.scopes).toEqual([{ resource: 'LINKS', access: 'READ' }]);
   });
 
@@ -316,7 +316,7 @@ describe('key management', () => {
     ] as const) {
       const inputType = { createApiKey: 'CreateApiKeyInput', updateApiKey: 'UpdateApiKeyInput', rotateApiKey: 'RotateApiKeyInput', deactivateApiKey: 'ApiKeyIdInput', deleteApiKey: 'ApiKeyIdInput' }[mutation];
       const result = await gql(t.app, `mutation($input: ${inputType}!) { ${mutation}(input: $input) { __typename } }`, { input }, { key: readOnly.secret });
-      expect(result.body.errors?.[0]?.extensions, mutation).toEqual({ code: 'FORBIDDEN', requiredPermission: 'keys:write' });
+      expect(result.body.errors?.[0]?.extensions, mutation).toEqual({ code: 'FORBIDDEN', reason: 'SCOPE', requiredPermission: 'keys:write' });
     }
     const self = await gql(t.app, 'mutation($input: ApiKeyIdInput!) { deactivateApiKey(input: $input) { ... on ApiKeyPayload { apiKey { status } } } }', { input: { id: readOnly.globalId } }, { key: readOnly.secret });
     expect(self.body.data.deactivateApiKey.apiKey.status).toBe('DEACTIVATED');

@@ -170,7 +170,7 @@ describe('backup and restore through the real CLI', () => {
     expect(live.code, live.output).toBe(0);
     expect(live.output).toContain('note: the database was in use');
     const unwritable = await cli(['backup', '--out', path.join(source, 'no', 'such', 'dir.jsonl')], { DATA_DIR: source });
-    expect(unwritable.code).toBe(2);
+    expect(unwritable.code).toBe(1);
     expect(unwritable.output).toMatch(/taapit-api: cannot write .*dir\.jsonl \(ENOENT\)/);
     await stop(first); // the final flush writes the clicks; a stopped server makes the backup consistent
 
@@ -191,7 +191,7 @@ describe('backup and restore through the real CLI', () => {
     expect(otherPepper.output).toContain('warning: this pepper is not the one the backed-up keys were made with');
 
     const again = await cli(['restore', '--in', file], { DATA_DIR: target });
-    expect(again.code).toBe(2);
+    expect(again.code).toBe(1);
     expect(again.output).toMatch(/taapit-api: the database is not empty \(.*apikeys.*links.* hold data\)/);
 
     const second = await serve(target);
@@ -213,19 +213,19 @@ describe('backup and restore through the real CLI', () => {
       expect(await get(second.port, '/kept')).toEqual({ status: 302, location: 'https://example.com/landing' });
 
       const running = await cli(['restore', '--in', file, '--force'], { DATA_DIR: target });
-      expect(running.code).toBe(2);
+      expect(running.code).toBe(1);
       expect(running.output).toContain('a server is running on DATA_DIR');
     } finally {
       await stop(second);
     }
   }, 180_000);
 
-  it('a damaged file fails in one line naming the line, exit code 2', async () => {
+  it('a damaged file fails in one line naming the line, exit code 1', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'bad.jsonl');
     fs.writeFileSync(file, `${JSON.stringify({ format: 'taapit-backup', version: 1, collections: ['users'], counts: { users: 1 } })}\n{"c":"users","d":{oops}\n`);
     const result = await cli(['restore', '--in', file], { DATA_DIR: path.join(dir, 'data') });
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.output.trim().split('\n').at(-1)).toMatch(/^taapit-api: .*bad\.jsonl line 2 is not valid Extended JSON/);
   }, 60_000);
 });

@@ -32,13 +32,20 @@ describe('CLI (the real bin, on its own embedded database)', () => {
 
     const list = await cli(['key', 'list', '--email', 'ada@example.com'], env);
     expect(list.code).toBe(0);
-    expect(list.output).toMatch(/ACTIVE\s+LIMITED\s+taapit_\w{4}…\w{4}\s+deploy/);
+    expect(list.output).toMatch(/^ID\s+STATUS\s+PERMISSION\s+HINT\s+EXPIRES\s+LAST USED\s+USES\s+NAME$/m);
+    expect(list.output).toMatch(/ACTIVE\s+LIMITED\s+taapit_\w{4}…\w{4}\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+never\s+0\s+deploy/);
     expect(list.output).not.toContain(created.stdout.trim());
-    const id = /^([0-9a-f]{24})\s/m.exec(list.output)![1]!;
+    // The API's global id (base64 of "ApiKey:<hex>"), first on the row.
+    const id = /^(\S+)\s+ACTIVE/m.exec(list.output)![1]!;
+    expect(Buffer.from(id, 'base64').toString()).toMatch(/^ApiKey:[0-9a-f]{24}$/);
 
     expect((await cli(['key', 'deactivate', '--id', id], env)).code).toBe(0);
     expect((await cli(['key', 'list', '--email', 'ada@example.com'], env)).output).toMatch(/DEACTIVATED\s+LIMITED/);
-  });
+
+    const workspace = await cliStdout(['workspace', 'create', '--user', 'ada@example.com', '--name', 'Acme'], env);
+    expect(workspace.code).toBe(0);
+    expect(Buffer.from(workspace.stdout.trim(), 'base64').toString()).toMatch(/^Workspace:[0-9a-f]{24}$/);
+  }, 120_000);
 
   it('explains bad input in one line with exit code 2', async () => {
     const env = { DATA_DIR: tempDir() };
@@ -50,7 +57,13 @@ describe('CLI (the real bin, on its own embedded database)', () => {
     const unknown = await cli(['frobnicate'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.output).toContain('unknown command "frobnicate"');
-  });
+    const negative = await cli(['key', 'create', '--email', 'a@b.co', '--name', 'x', '--permission', 'FULL', '--expires-in', '-5d'], env);
+    expect(negative.code).toBe(2);
+    expect(negative.output.trim()).toMatch(/^taapit-api: --expires-in "-5d" is invalid: .* e\.g\. 30d/);
+    const help = await cliStdout(['key', 'create', '--help'], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: taapit-api key create --email E/);
+  }, 120_000);
 
   it('seed-demo prints a working key; the CLI shares a running server’s database', async () => {
     const dataDir = tempDir();

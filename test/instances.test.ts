@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyAuthenticator } from '../src/auth/authenticate.ts';
 import { MongoRateLimiter } from '../src/auth/rate-limit.ts';
 import { ApiKey } from '../src/models/api-key.ts';
-import { KeyChange, lastKeyChange } from '../src/models/key-change.ts';
+import { Domain } from '../src/models/domain.ts';
+import { ChangeLog, lastChange } from '../src/models/change-log.ts';
 import { RateLimitWindow } from '../src/models/rate-limit-window.ts';
 import { commandsDuring, createTestApp, gid, gql, isFerret, listenOnSocket, makeKey, makeUser, makeWorkspace, TEST_PEPPER, testDbUri, useTestDatabase, type TestApp } from './helpers.ts';
 
@@ -159,12 +160,12 @@ describe('a key changed on one instance is refused by every instance within a se
     expect((await gql(b.app, VIEWER, {}, { key })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const commands = await commandsDuring(started, () => gql(b.app, VIEWER, {}, { key }));
-    const reads = commands.filter((c) => c.command.find === 'keychanges');
+    const reads = commands.filter((c) => c.command.find === 'changes');
     expect(reads).toHaveLength(1);
     expect(Object.keys(reads[0]!.command.filter)).toEqual(['_id']);
     // Within the interval: none.
     const again = await commandsDuring(started, () => gql(b.app, VIEWER, {}, { key }));
-    expect(again.filter((c) => c.command.find === 'keychanges')).toHaveLength(0);
+    expect(again.filter((c) => c.command.find === 'changes')).toHaveLength(0);
   });
 
   it.each([
@@ -189,10 +190,10 @@ describe('a key changed on one instance is refused by every instance within a se
     const authenticator = new KeyAuthenticator({ pepper: TEST_PEPPER, cacheTtlMs: 60_000, maxEntries: 100, changePollMs: 1 });
     expect((await authenticator.authenticate(`Bearer ${victim.secret}`, null)).kind).toBe('key');
     // Number last+1 never written; last+2 announces the victim's deactivation.
-    const last = await lastKeyChange();
+    const last = await lastChange();
     await ApiKey.updateOne({ _id: victim.id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } });
-    await KeyChange.create({ _id: `key:${last + 2}`, keyId: victim.id, at: new Date() });
-    await KeyChange.updateOne({ _id: 'head' }, { $max: { n: last + 2 } }, { upsert: true });
+    await ChangeLog.create({ _id: `change:${last + 2}`, kind: 'key', ref: victim.id, at: new Date() });
+    await ChangeLog.updateOne({ _id: 'head' }, { $max: { n: last + 2 } }, { upsert: true });
     let reads = 0;
     while ((await authenticator.authenticate(`Bearer ${victim.secret}`, null)).kind === 'key' && reads < 200) {
       reads += 1;
@@ -200,5 +201,64 @@ describe('a key changed on one instance is refused by every instance within a se
     }
     expect(reads).toBeLessThan(200);
     expect((await authenticator.authenticate(`Bearer ${victim.secret}`, null)).kind).toBe('failure');
+    // No gap left for the tests after this one (a and b step over it only after a few seconds).
+    await ChangeLog.create({ _id: `change:${last + 1}`, kind: 'key', ref: victim.id, at: new Date() });
+  });
+});
+
+describe('documents cached across requests follow a change made on another instance within a second', () => {
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const mutate = async (app: TestApp, document: string, input: Record<string, unknown>) => {
+    const result = await gql(app.app, document, { i: input }, { key });
+    expect(result.body.errors).toBeUndefined();
+    return Object.values(result.body.data)[0] as any;
+  };
+  const PROJECT = 'query($id: ID!) { node(id: $id) { ... on Project { name } } }';
+  const DOMAINS = 'query($a: ID!, $b: ID!) { a: domain(id: $a) { primary notFoundUrl } b: domain(id: $b) { primary } }';
+
+  /** Polls `read` on B until it gives `expected`; the time it took (at most ~1.5 s). */
+  async function followedWithin(read: () => Promise<unknown>, expected: unknown): Promise<number> {
+    const started = Date.now();
+    while (Date.now() - started < 1500 && JSON.stringify(await read()) !== JSON.stringify(expected)) await wait(20);
+    expect(await read()).toEqual(expected);
+    return Date.now() - started;
+  }
+
+  it('a project renamed on A: B, which cached it for 60 s, answers the new name within 1 s; A at once', async () => {
+    const { project } = await mutate(a, 'mutation($i: CreateProjectInput!) { createProject(input: $i) { ... on ProjectPayload { project { id } } } }', { workspaceId, name: 'before' });
+    const nameOn = async (app: TestApp) => (await gql(app.app, PROJECT, { id: project.id }, { key })).body.data.node?.name;
+    expect(await nameOn(b)).toBe('before');
+    expect(await nameOn(a)).toBe('before');
+    // Cached: B reads no project any more.
+    const cached = await commandsDuring(started, () => nameOn(b));
+    expect(cached.filter((c) => c.command.find === 'projects')).toEqual([]);
+    await mutate(a, 'mutation($i: UpdateProjectInput!) { updateProject(input: $i) { __typename } }', { id: project.id, name: 'after' });
+    expect(await nameOn(a)).toBe('after');
+    expect(await followedWithin(() => nameOn(b), 'after')).toBeLessThan(1000);
+  });
+
+  it('a domain made primary on A: B drops every cached domain of the workspace (the former primary too) within 1 s', async () => {
+    const add = (hostname: string) =>
+      mutate(a, 'mutation($i: AddDomainInput!) { addDomain(input: $i) { ... on DomainPayload { domain { id } } } }', { workspaceId, hostname });
+    const first = (await add('one.cached.example')).domain;
+    const second = (await add('two.cached.example')).domain;
+    await Domain.updateMany({ hostname: { $in: ['one.cached.example', 'two.cached.example'] } }, { $set: { verified: true } });
+    await mutate(a, 'mutation($i: UpdateDomainInput!) { updateDomain(input: $i) { __typename } }', { id: first.id, primary: true });
+    const onB = async () => (await gql(b.app, DOMAINS, { a: first.id, b: second.id }, { key })).body.data;
+    expect(await onB()).toEqual({ a: { primary: true, notFoundUrl: null }, b: { primary: false } });
+    await mutate(a, 'mutation($i: UpdateDomainInput!) { updateDomain(input: $i) { __typename } }', { id: second.id, primary: true });
+    expect(await followedWithin(onB, { a: { primary: false, notFoundUrl: null }, b: { primary: true } })).toBeLessThan(1000);
+    await mutate(a, 'mutation($i: UpdateDomainInput!) { updateDomain(input: $i) { __typename } }', { id: first.id, notFoundUrl: 'https://example.org/404' });
+    expect(await followedWithin(onB, { a: { primary: false, notFoundUrl: 'https://example.org/404' }, b: { primary: true } })).toBeLessThan(1000);
+  });
+
+  it('a mutation decides on the database, not on what queries cached: a domain verified behind the cache can be made primary', async () => {
+    const { domain } = await mutate(a, 'mutation($i: AddDomainInput!) { addDomain(input: $i) { ... on DomainPayload { domain { id } } } }', { workspaceId, hostname: 'late.cached.example' });
+    const verified = async () => (await gql(a.app, 'query($id: ID!) { domain(id: $id) { verified } }', { id: domain.id }, { key })).body.data.domain.verified;
+    expect(await verified()).toBe(false); // cached unverified on A
+    // Verified by something that announces nothing (another process writing the database directly).
+    await Domain.updateOne({ hostname: 'late.cached.example' }, { $set: { verified: true } });
+    const made = await gql(a.app, 'mutation($i: UpdateDomainInput!) { updateDomain(input: $i) { __typename ... on DomainPayload { domain { primary verified } } } }', { i: { id: domain.id, primary: true } }, { key });
+    expect(made.body.data.updateDomain).toEqual({ __typename: 'DomainPayload', domain: { primary: true, verified: true } });
   });
 });

@@ -3,6 +3,8 @@ import { WORKSPACE_CASCADE } from '../src/core/resources.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Link } from '../src/models/link.ts';
 import { Project } from '../src/models/project.ts';
+import { unindexRole } from '../src/models/user-roles.ts';
+import { Membership } from '../src/models/workspace.ts';
 import { parseGlobalId } from '../src/schema/ids.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 import { OPERATIONS, outcomeOf } from './operations.ts';
@@ -144,5 +146,48 @@ describe('every path to a foreign object', () => {
       { key: aliceKey },
     );
     expect(result.body.data.workspace).toEqual({ viewerRole: 'VIEWER', members: { totalCount: 3 }, links: { totalCount: 1 }, projects: { totalCount: 1 }, domains: { totalCount: 2 } });
+  });
+});
+
+describe('documents cached across requests are shown only to keys that may see them, decided on every request', () => {
+  const BY_ID = 'query($w: ID!, $p: ID!, $d: ID!, $l: ID!) { workspace(id: $w) { id name } project: node(id: $p) { id ... on Project { name } } domain(id: $d) { id hostname } link(id: $l) { id domain { hostname } project { name } workspace { name } createdBy { email } } }';
+  const ids = (target: Target) => ({ w: target.workspaceId, p: target.projectId, d: target.domainId, l: target.linkId });
+
+  it('cached by a member’s queries, a workspace, project and domain answer a foreign key exactly like ids that do not exist, nested too', async () => {
+    const carol = await makeUser('carol');
+    const carolsKey = (await makeKey(carol)).secret;
+    const target = await makeTarget(carol, 'MEMBER', (await makeKey(carol)).globalId);
+    const alice = await makeUser('alice');
+    const own = await makeWorkspace(alice, 'own');
+    const aliceKey = (await makeKey(alice)).secret;
+
+    // Carol's queries cache every one of them (twice: the second answer comes from the cache).
+    for (let i = 0; i < 2; i++) {
+      const seen = await gql(t.app, BY_ID, ids(target), { key: carolsKey });
+      expect(seen.body.data.link.domain.hostname).toBe(target.raw.hostname);
+      expect(seen.body.data.project.name).toBe('p');
+    }
+    const onForeign = await gql(t.app, BY_ID, ids(target), { key: aliceKey });
+    const onGhost = await gql(t.app, BY_ID, ids(ghostTarget()), { key: aliceKey });
+    expect(onForeign.body).toEqual({ data: { workspace: null, project: null, domain: null, link: null } });
+    expect(normalize(onForeign.body)).toBe(normalize(onGhost.body));
+
+    // Alice's own link pointing at the cached foreign project and domain (bad data) shows neither.
+    const foreignProject = await Project.findOne({ workspaceId: target.raw.workspaceId }).lean();
+    const link = await Link.create({ workspaceId: own._id, domain: target.raw.hostname, slug: `c${Date.now()}`, url: 'https://a.example/', projectId: foreignProject!._id, createdByUserId: alice._id });
+    const nested = await gql(t.app, 'query($id: ID!) { link(id: $id) { domain { hostname } project { name } workspace { name } } }', { id: gid('Link', link._id) }, { key: aliceKey });
+    expect(nested.body).toEqual({ data: { link: { domain: null, project: null, workspace: { name: 'own' } } } });
+  });
+
+  it('a member removed from the workspace no longer sees what their own queries cached, from the very next request', async () => {
+    const carol = await makeUser('carol');
+    const carolsKey = (await makeKey(carol)).secret;
+    const target = await makeTarget(carol, 'MEMBER', (await makeKey(carol)).globalId);
+    expect((await gql(t.app, BY_ID, ids(target), { key: carolsKey })).body.data.workspace).not.toBeNull();
+    // Removed the way removeWorkspaceMember does it (roles first), by another process: nothing tells this instance.
+    await unindexRole(carol._id, target.raw.workspaceId);
+    await Membership.deleteOne({ workspaceId: target.raw.workspaceId, userId: carol._id });
+    const after = await gql(t.app, BY_ID, ids(target), { key: carolsKey });
+    expect(after.body).toEqual({ data: { workspace: null, project: null, domain: null, link: null } });
   });
 });

@@ -3,6 +3,7 @@ import { Types } from 'mongoose';
 import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { Slug } from '../src/models/slug.ts';
+import { PLATFORM_DOMAIN } from '../src/rules/links.ts';
 import { createTestApp, gid, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
 const { db } = useTestDatabase();
@@ -164,8 +165,8 @@ describe('updateLink and deleteLink', () => {
     expect(taken.body.data.updateLink).toEqual({ __typename: 'ConflictError', field: 'input.slug' });
     expect((await Link.findOne({ slug: 'upd-a' }).lean())!.url).toBe('https://a2.example/');
     // The taken slug still points at its own link, and the refused one kept its slug document.
-    expect(String((await Slug.findById('tpt.test/upd-b').lean())!.linkId)).toBe(String((await Link.findOne({ slug: 'upd-b' }).lean())!._id));
-    expect(await Slug.findById('tpt.test/upd-a').lean()).not.toBeNull();
+    expect(String((await Slug.findById(`${PLATFORM_DOMAIN}/upd-b`).lean())!.linkId)).toBe(String((await Link.findOne({ slug: 'upd-b' }).lean())!._id));
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/upd-a`).lean()).not.toBeNull();
     const bad = await gql(t.app, UPDATE, { i: { id: a.id, url: 'ftp://x.example/' } }, { key });
     expect(bad.body.data.updateLink).toEqual({ __typename: 'ValidationError', field: 'input.url' });
   });
@@ -175,7 +176,7 @@ describe('updateLink and deleteLink', () => {
     const result = await gql(t.app, 'mutation($i: LinkIdInput!) { deleteLink(input: $i) { ... on DeletePayload { deletedId } } }', { i: { id: a.id } }, { key });
     expect(result.body.data.deleteLink.deletedId).toBe(a.id);
     expect(await Link.countDocuments({ slug: 'del-a' })).toBe(0);
-    expect(await Slug.findById('tpt.test/del-a').lean()).toBeNull();
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/del-a`).lean()).toBeNull();
   });
 });
 

@@ -3,6 +3,7 @@ import { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { Link } from '../src/models/link.ts';
 import { Slug, slugId } from '../src/models/slug.ts';
+import { DocumentCache } from '../src/core/document-cache.ts';
 import { LinkCache } from '../src/redirect/link-cache.ts';
 import { LruCache } from '../src/rules/lru-cache.ts';
 import { countQueries, useTestDatabase } from './helpers.ts';
@@ -62,5 +63,47 @@ describe('LinkCache', () => {
     }
     const again = await countQueries(commands, () => cache.find('lru.test', 'hot'));
     expect(again.count).toBe(0);
+  });
+});
+
+describe('DocumentCache', () => {
+  const doc = (workspaceId: Types.ObjectId, extra: object = {}) => ({ _id: new Types.ObjectId(), workspaceId, ...extra });
+
+  it('a read that began before a change is not stored (it may hold what the change replaced)', () => {
+    const cache = new DocumentCache(10, 60_000);
+    const project = doc(new Types.ObjectId(), { name: 'old' });
+    const since = cache.mark();
+    cache.forget('project', String(project._id)); // heard while the read was in flight
+    cache.store(since, 'project', [project]);
+    expect(cache.get('project', String(project._id))).toBeUndefined();
+    cache.store(cache.mark(), 'project', [project]);
+    expect(cache.get('project', String(project._id))).toBe(project);
+  });
+
+  it('a workspace change drops everything cached of that workspace, and a domain change its hostname too', () => {
+    const cache = new DocumentCache(10, 60_000);
+    const [w1, w2] = [new Types.ObjectId(), new Types.ObjectId()];
+    const inW1 = doc(w1);
+    const inW2 = doc(w2);
+    const domain = doc(w1, { hostname: 'go.cached.example' });
+    cache.store(cache.mark(), 'project', [inW1, inW2]);
+    cache.store(cache.mark(), 'domain', [domain]);
+    expect(cache.domainOf('go.cached.example')).toBe(domain);
+    cache.forget('workspace', String(w1));
+    expect(cache.get('project', String(inW1._id))).toBeUndefined();
+    expect(cache.domainOf('go.cached.example')).toBeUndefined();
+    expect(cache.get('project', String(inW2._id))).toBe(inW2);
+    cache.store(cache.mark(), 'domain', [domain]);
+    cache.forget('domain', String(domain._id));
+    expect(cache.domainOf('go.cached.example')).toBeUndefined();
+  });
+
+  it('holds at most its bound, least recently used first out', () => {
+    const cache = new DocumentCache(3, 60_000);
+    const docs = Array.from({ length: 5 }, () => doc(new Types.ObjectId()));
+    for (const d of docs) cache.store(cache.mark(), 'user', [d]);
+    expect(cache.size).toBe(3);
+    expect(cache.get('user', String(docs[0]!._id))).toBeUndefined();
+    expect(cache.get('user', String(docs[4]!._id))).toBe(docs[4]);
   });
 });

@@ -39,10 +39,15 @@ export function runNpmStart(env: Record<string, string | undefined>): Spawned {
   return spawnTracked('npm', ['start', '--silent'], env);
 }
 
-function spawnTracked(command: string, args: string[], env: Record<string, string | undefined>): Spawned {
+/** `node <file> <args>` from the directory `cwd`, in its own process group (a built server, say). */
+export function runNode(file: string, args: string[], env: Record<string, string | undefined>, cwd: string): Spawned {
+  return spawnTracked(process.execPath, [file, ...args], env, cwd);
+}
+
+function spawnTracked(command: string, args: string[], env: Record<string, string | undefined>, cwd = ROOT): Spawned {
   const child = spawn(command, args, {
     detached: true,
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, MONGODB_URI: undefined, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -33,10 +33,11 @@ afterAll(() => t.close());
 const QUERY = 'query($w: ID, $n: Int) { links(workspaceId: $w, first: $n) { totalCount edges { node { slug project { name } domain { hostname } createdBy { email } workspace { name } } } } }';
 
 describe('database round trips', () => {
-  it('links(first: 50) with project, domain, creator and workspace costs the same few queries as links(first: 5)', async () => {
+  it('links(first: 50) with project, domain, creator and workspace costs the same few queries as links(first: 5), related documents not cached', async () => {
     await gql(t.app, '{ viewer { key { id } } }', {}, { key }); // warm the key cache
     const run = (n: number) =>
       commandsDuring(started, async () => {
+        t.services.documents.clear(); // related documents not cached yet: the batching is what is measured
         const result = await gql(t.app, QUERY, { w: workspaceId, n }, { key });
         expect(result.body.errors).toBeUndefined();
         expect(result.body.data.links.edges).toHaveLength(n);
@@ -63,6 +64,7 @@ describe('database round trips', () => {
     const query = 'query($w: ID, $n: Int) { links(workspaceId: $w, first: $n) { totalCount edges { node { domain { id } project { id } createdBy { id } } } } }';
     const run = (n: number) =>
       commandsDuring(started, async () => {
+        t.services.documents.clear();
         const result = await gql(t.app, query, { w: workspaceId, n }, { key });
         expect(result.body.errors).toBeUndefined();
         expect(result.body.data.links).toMatchObject({ totalCount: 60 });
@@ -86,6 +88,33 @@ describe('database round trips', () => {
     const finds = started.slice(before).filter((c) => c.commandName === 'find' && c.command.find === 'links');
     expect(finds.map((c) => Object.keys(c.command.filter))).toEqual([['_id']]);
     expect(finds[0]!.command.filter._id).not.toHaveProperty('$in');
+  });
+  it.each([
+    ['one read by _id per document (the embedded database)', 'ferretdb'],
+    ['one $in per collection (MongoDB)', 'mongodb'],
+  ] as const)('links(first: N) with domain, project, createdBy and totalCount: at most 3 commands once its documents are cached, whatever N (%s)', async (_label, kind) => {
+    // The loaders choose point reads or $in by the database kind: this runs both paths on the test database.
+    const app = kind === db().kind ? t : createTestApp({ ...db(), kind }, { KEY_CACHE_TTL_MS: '60000' });
+    try {
+      const query = 'query($w: ID, $n: Int) { links(workspaceId: $w, first: $n) { totalCount edges { node { domain { hostname } project { name } createdBy { email } } } } }';
+      const run = (n: number) =>
+        commandsDuring(started, async () => {
+          const result = await gql(app.app, query, { w: workspaceId, n }, { key });
+          expect(result.body.errors).toBeUndefined();
+          expect(result.body.data.links.edges).toHaveLength(n);
+          expect(result.body.data.links.edges.every((e: any) => e.node.domain.hostname && e.node.project.name && e.node.createdBy.email)).toBe(true);
+        });
+      for (const n of [5, 50]) {
+        await run(n); // first: reads the related documents
+        const second = await run(n);
+        const names = second.map((c) => `${c.commandName} ${c.command.find ?? ''}`.trim());
+        console.log(`[round-trips] ${kind} links(first: ${n}) second request: ${second.length} (${names.join(', ')})`);
+        // The roles (by _id), the counter (by _id), the page; no read of a domain, project or user.
+        expect(names.sort()).toEqual(['find counters', 'find links', 'find userroles']);
+      }
+    } finally {
+      if (app !== t) await app.close();
+    }
   });
   it('viewer with its user and key reads nothing once the key is cached: the user is cached with the key', async () => {
     const owner = await makeUser('viewer');

@@ -1,10 +1,11 @@
 import pino from 'pino';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateLinkSlugs } from '../src/db/migrations.ts';
+import { migrateLinkSlugs, migratePlatformDomain } from '../src/db/migrations.ts';
 import { Domain } from '../src/models/domain.ts';
 import { Link } from '../src/models/link.ts';
 import { Slug } from '../src/models/slug.ts';
+import { PLATFORM_DOMAIN } from '../src/rules/links.ts';
 import { commandsDuring, createTestApp, gid, gql, LogCapture, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 
 // Every redirect lookup and every slug uniqueness check is one `{ _id }` operation on the slug
@@ -52,7 +53,7 @@ describe('an uncached redirect is primary-key reads only', () => {
     expect(commands.map((c) => c.commandName)).toEqual(finds.map(() => 'find'));
     expect(finds.length).toBeLessThanOrEqual(2);
     for (const { command } of finds) expect(Object.keys(command.filter)).toEqual(['_id']);
-    expect(finds.map((c) => String(c.command.filter._id))).toEqual(['tpt.test/pk-read', String((await Link.findOne({ slug: 'pk-read' }).lean())!._id)]);
+    expect(finds.map((c) => String(c.command.filter._id))).toEqual([`${PLATFORM_DOMAIN}/pk-read`, String((await Link.findOne({ slug: 'pk-read' }).lean())!._id)]);
     expect(link.slug).toBe('pk-read');
   });
 
@@ -60,7 +61,7 @@ describe('an uncached redirect is primary-key reads only', () => {
     let outcome: Awaited<ReturnType<typeof redirect>> | undefined;
     const commands = await commandsOf(async () => (outcome = await redirect('/no-such-slug')));
     expect(outcome!.status).toBe(404);
-    expect(commands.map((c) => [c.commandName, c.command.filter])).toEqual([['find', { _id: 'tpt.test/no-such-slug' }]]);
+    expect(commands.map((c) => [c.commandName, c.command.filter])).toEqual([['find', { _id: `${PLATFORM_DOMAIN}/no-such-slug` }]]);
   });
 
   it('updateLink with a new slug reads and writes links and slugs by { _id } only', async () => {
@@ -84,44 +85,44 @@ describe('slug documents follow their links', () => {
   it('create, rename and delete keep exactly one slug document per link', async () => {
     const link = (await create({ slug: 'follow-a' })).link;
     const linkId = (await Link.findOne({ slug: 'follow-a' }).lean())!._id;
-    expect(await Slug.findById('tpt.test/follow-a').lean()).toMatchObject({ linkId, workspaceId: raw._id });
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/follow-a`).lean()).toMatchObject({ linkId, workspaceId: raw._id });
     expect((await update({ id: link.id, slug: 'follow-b' })).link.slug).toBe('follow-b');
-    expect(await Slug.findById('tpt.test/follow-a').lean()).toBeNull();
-    expect(await Slug.findById('tpt.test/follow-b').lean()).toMatchObject({ linkId });
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/follow-a`).lean()).toBeNull();
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/follow-b`).lean()).toMatchObject({ linkId });
     expect((await redirect('/follow-a')).status).toBe(404);
     expect((await redirect('/follow-b')).status).toBe(302);
     // The old slug is free again at once.
     expect((await create({ slug: 'follow-a' })).__typename).toBe('LinkPayload');
     const deleted = await gql(t.app, 'mutation($i: LinkIdInput!) { deleteLink(input: $i) { __typename } }', { i: { id: link.id } }, { key });
     expect(deleted.body.data.deleteLink.__typename).toBe('DeletePayload');
-    expect(await Slug.findById('tpt.test/follow-b').lean()).toBeNull();
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/follow-b`).lean()).toBeNull();
     expect((await create({ slug: 'follow-b' })).__typename).toBe('LinkPayload');
   });
 
   it('a slug document pointing at a missing link, or at a link that moved, reads as no link', async () => {
-    await Slug.create({ _id: 'tpt.test/orphan', linkId: new Types.ObjectId(), workspaceId: raw._id });
+    await Slug.create({ _id: `${PLATFORM_DOMAIN}/orphan`, linkId: new Types.ObjectId(), workspaceId: raw._id });
     expect((await redirect('/orphan')).status).toBe(404);
     await create({ slug: 'moved-away', url: 'https://example.com/moved' });
     const moved = await Link.findOne({ slug: 'moved-away' }).lean();
-    await Slug.create({ _id: 'tpt.test/stale', linkId: moved!._id, workspaceId: raw._id });
+    await Slug.create({ _id: `${PLATFORM_DOMAIN}/stale`, linkId: moved!._id, workspaceId: raw._id });
     expect((await redirect('/stale')).status).toBe(404);
   });
 
   it('a stale slug document left by an interrupted write frees its slug once it is old enough', async () => {
     const old = new Date(Date.now() - 10 * 60_000);
-    await Slug.create({ _id: 'tpt.test/left-over', linkId: new Types.ObjectId(), workspaceId: raw._id, createdAt: old });
+    await Slug.create({ _id: `${PLATFORM_DOMAIN}/left-over`, linkId: new Types.ObjectId(), workspaceId: raw._id, createdAt: old });
     expect((await create({ slug: 'left-over' })).__typename).toBe('LinkPayload');
     expect((await redirect('/left-over')).status).toBe(302);
     // A fresh one may be a create in flight: the slug stays taken.
-    await Slug.create({ _id: 'tpt.test/in-flight', linkId: new Types.ObjectId(), workspaceId: raw._id });
+    await Slug.create({ _id: `${PLATFORM_DOMAIN}/in-flight`, linkId: new Types.ObjectId(), workspaceId: raw._id });
     expect(await create({ slug: 'in-flight' })).toEqual({ __typename: 'ConflictError', field: 'input.slug', code: 'CONFLICT' });
   });
 
   it('a link insert that fails leaves no slug document behind', async () => {
     // A link stored without its slug document (before the migration): the link's own unique index refuses the copy.
-    await Link.collection.insertOne({ workspaceId: raw._id, domain: 'tpt.test', slug: 'unmigrated', url: 'https://example.com/u', tags: [], archived: false, clicks: 0, createdByUserId: userId });
+    await Link.collection.insertOne({ workspaceId: raw._id, domain: PLATFORM_DOMAIN, slug: 'unmigrated', url: 'https://example.com/u', tags: [], archived: false, clicks: 0, createdByUserId: userId });
     expect(await create({ slug: 'unmigrated' })).toEqual({ __typename: 'ConflictError', field: 'input.slug', code: 'CONFLICT' });
-    expect(await Slug.findById('tpt.test/unmigrated').lean()).toBeNull();
+    expect(await Slug.findById(`${PLATFORM_DOMAIN}/unmigrated`).lean()).toBeNull();
     await Link.deleteOne({ slug: 'unmigrated' });
   });
 
@@ -161,8 +162,8 @@ describe('concurrent writes of one slug', () => {
     const results = await Promise.all(Array.from({ length: 5 }, (_, i) => create({ slug: 'race', url: `https://example.com/race/${i}` })));
     expect(results.filter((r) => r.__typename === 'LinkPayload')).toHaveLength(1);
     expect(results.filter((r) => r.__typename !== 'LinkPayload')).toEqual(Array(4).fill({ __typename: 'ConflictError', field: 'input.slug', code: 'CONFLICT' }));
-    expect(await Link.countDocuments({ domain: 'tpt.test', slug: 'race' })).toBe(1);
-    expect(await Slug.countDocuments({ _id: 'tpt.test/race' })).toBe(1);
+    expect(await Link.countDocuments({ domain: PLATFORM_DOMAIN, slug: 'race' })).toBe(1);
+    expect(await Slug.countDocuments({ _id: `${PLATFORM_DOMAIN}/race` })).toBe(1);
   });
 
   it('two concurrent renames to the same slug: one wins, the other gets CONFLICT', async () => {
@@ -188,6 +189,8 @@ describe('migration of links stored without slug documents', () => {
     expect(await migrateLinkSlugs(logger, { force: true })).toBeGreaterThanOrEqual(1);
     expect(await migrateLinkSlugs(logger)).toBe(0); // recorded: nothing to do
     expect(await migrateLinkSlugs(logger, { force: true })).toBe(0); // idempotent even when forced
+    // Written when the platform host was stored literally: the next migration moves it to the marker.
+    expect(await migratePlatformDomain(logger, { force: true, shortDomain: 'tpt.test' })).toBe(1);
     expect(capture.lines.some((line) => /slug documents/.test(line))).toBe(true);
     expect(await redirect('/legacy')).toEqual({ status: 302, location: 'https://example.com/legacy' });
     for (const link of await Link.find().lean()) expect(await Slug.findById(`${link.domain}/${link.slug}`).lean()).toMatchObject({ linkId: link._id });

@@ -2,8 +2,9 @@ import type { BlockList } from 'node:net';
 import type { Types } from 'mongoose';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret, type ApiKeySecretDoc } from '../models/api-key-secret.ts';
-import { keyChange, keyChangeHint, lastKeyChange } from '../models/key-change.ts';
+import { changeHint, lastChange, readChange, type Change } from '../models/change-log.ts';
 import { User, type UserDoc } from '../models/user.ts';
+import type { ForbiddenReason } from '../errors.ts';
 import { buildIpAllowList, ipAllowed } from '../rules/ip.ts';
 import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
 import type { KeyGrant } from '../rules/permissions.ts';
@@ -22,12 +23,16 @@ export interface AuthenticatedKey {
 export interface AuthFailure {
   status: 401 | 403;
   code: 'UNAUTHENTICATED' | 'FORBIDDEN';
+  /** Why a FORBIDDEN refused (`extensions.reason`). */
+  reason?: ForbiddenReason;
   message: string;
   /**
    * A wrong credential was presented: counted by the failed-authentication throttle. Not for
    * GraphiQL's placeholder (nobody has pasted a key yet) nor an allowedIps refusal (the key is genuine).
    */
   failedAttempt: boolean;
+  /** For the metrics: a bad or unknown credential, a key that was deactivated or rotated out, an expired one, an address outside allowedIps. */
+  cause: 'invalid' | 'revoked' | 'expired' | 'ip';
 }
 
 /** What a request presents, before any lookup. */
@@ -38,7 +43,7 @@ export type AuthOutcome =
   | { kind: 'key'; key: AuthenticatedKey }
   | { kind: 'failure'; failure: AuthFailure };
 
-/** The longest a request waits for the key change log to be read. */
+/** The longest a request waits for the change log to be read. */
 const CHANGE_WAIT_MS = 1000;
 /** Every this many reads that find no change, the log's head is read too (to step over a gap). */
 const GAP_CHECK_EVERY = 25;
@@ -54,8 +59,8 @@ export const AUTH_MESSAGES = {
   unknown: 'Invalid API key: no such key exists (it may have been deleted); check the key or create a new one.',
 } as const;
 
-function unauthenticated(message: string, failedAttempt = true): { kind: 'failure'; failure: AuthFailure } {
-  return { kind: 'failure', failure: { status: 401, code: 'UNAUTHENTICATED', message, failedAttempt } };
+function unauthenticated(message: string, failedAttempt = true, cause: AuthFailure['cause'] = 'invalid'): { kind: 'failure'; failure: AuthFailure } {
+  return { kind: 'failure', failure: { status: 401, code: 'UNAUTHENTICATED', message, failedAttempt, cause } };
 }
 
 interface CacheEntry {
@@ -72,10 +77,12 @@ export interface KeyAuthenticatorOptions {
   cacheTtlMs: number;
   maxEntries: number;
   /**
-   * How often to read the shared log of key changes made by other instances (0: never, one
+   * How often to read the shared log of changes made by other instances (0: never, one
    * instance). Requests are decided with what was read at most twice this long ago.
    */
   changePollMs?: number;
+  /** Hears the changes of the log that are not about keys (the documents cached across requests). */
+  onChange?: (change: Change) => void;
   now?: () => number;
 }
 
@@ -88,7 +95,7 @@ export interface KeyAuthenticatorOptions {
 export class KeyAuthenticator {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly now: () => number;
-  /** The next change number to read from the key change log; null until located. */
+  /** The next change number to read from the change log; null until located. */
   private nextChange: number | null = null;
   /** When the last successful read of the log started: the cache reflects every change before it. */
   private changesReadAt = 0;
@@ -130,7 +137,7 @@ export class KeyAuthenticator {
   }
 
   /**
-   * Starts a read of the key change log when one is due; returns it when the cache may be too
+   * Starts a read of the change log when one is due; returns it when the cache may be too
    * stale to decide on without it. One read by `_id` per poll interval, more only when there
    * were changes.
    */
@@ -151,20 +158,21 @@ export class KeyAuthenticator {
 
   private async readChanges(started: number): Promise<void> {
     // At the first read, every earlier change is already in what this instance reads from now on.
-    this.nextChange ??= (await lastKeyChange()) + 1;
-    let keyId = await keyChange(this.nextChange);
+    this.nextChange ??= (await lastChange()) + 1;
+    let change = await readChange(this.nextChange);
     // Now and then, when nothing is new: a later change means this number is missing (its writer
     // failed before the insert, or is just writing it). Still missing at the next check: a gap, stepped over.
-    if (keyId === null && ++this.emptyReads % GAP_CHECK_EVERY === 0) {
-      const later = (await keyChangeHint()) > this.nextChange;
+    if (change === null && ++this.emptyReads % GAP_CHECK_EVERY === 0) {
+      const later = (await changeHint()) > this.nextChange;
       if (later && this.suspectedGap === this.nextChange) {
         this.nextChange += 1;
-        keyId = await keyChange(this.nextChange);
+        change = await readChange(this.nextChange);
       }
       this.suspectedGap = later ? this.nextChange : null;
     }
-    for (; keyId !== null; keyId = await keyChange(this.nextChange)) {
-      this.invalidate(keyId);
+    for (; change !== null; change = await readChange(this.nextChange)) {
+      if (change.kind === 'key') this.invalidate(change.ref);
+      else this.options.onChange?.(change);
       this.nextChange += 1;
     }
     this.changesReadAt = started;
@@ -192,16 +200,20 @@ export class KeyAuthenticator {
       if (doc.previousSecretHash !== hash || graceEnd <= now) {
         return unauthenticated(
           'This API key was rotated and its grace period is over: use the new secret returned by rotateApiKey.',
+          true,
+          'revoked',
         );
       }
     }
     if (doc.status !== 'ACTIVE') {
       return unauthenticated(
         `This API key was deactivated${doc.deactivatedAt ? ` at ${doc.deactivatedAt.toISOString()}` : ''}: use an active key or create a new one.`,
+        true,
+        'revoked',
       );
     }
     if (doc.expiresAt && doc.expiresAt.getTime() <= now) {
-      return unauthenticated(`This API key expired at ${doc.expiresAt.toISOString()}: create a new key.`);
+      return unauthenticated(`This API key expired at ${doc.expiresAt.toISOString()}: create a new key.`, true, 'expired');
     }
     if (entry.allowList && !(clientIp && ipAllowed(entry.allowList, clientIp))) {
       return {
@@ -209,7 +221,9 @@ export class KeyAuthenticator {
         failure: {
           status: 403,
           code: 'FORBIDDEN',
+          reason: 'IP_NOT_ALLOWED',
           failedAttempt: false,
+          cause: 'ip',
           message: `This API key may not be used from ${clientIp ?? 'an unknown address'}: add the address to the key's allowedIps or call from an allowed network.`,
         },
       };

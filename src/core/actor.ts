@@ -12,6 +12,11 @@ import { createLoaders, type Loaders } from './loaders.ts';
  */
 export interface Actor {
   key: AuthenticatedKey | null;
+  /**
+   * The user the trusted CLI acts as (`workspace create --user`): no key, so nothing narrows that
+   * user's roles. Null with a key (the key's user acts) and for anonymous introspection.
+   */
+  userId: string | null;
   services: Services;
   loaders: Loaders;
   memberships(): Promise<Map<string, Role>>;
@@ -22,18 +27,23 @@ export interface Actor {
   signal?: AbortSignal;
 }
 
-export function createActor(services: Services, key: AuthenticatedKey | null): Actor {
+/** `into`: the object to make the actor of (the GraphQL layer's own context), so that what is set on it later reaches the loaders. */
+export function createActor(services: Services, key: AuthenticatedKey | null, asUserId: string | null = null, into: object = {}): Actor {
   let memberships: Promise<Map<string, Role>> | undefined;
   const rolesFor = async (userId: string) => {
     actor.signal?.throwIfAborted();
     return rolesOf(userId);
   };
-  const actor: Actor = {
+  const actor: Actor = Object.assign(into, {
     key,
+    userId: key ? null : asUserId,
     services,
-    memberships: () => (memberships ??= key ? rolesFor(key.userId) : Promise.resolve(new Map<string, Role>())),
+    memberships: () => {
+      const userId = key?.userId ?? asUserId;
+      return (memberships ??= userId ? rolesFor(userId) : Promise.resolve(new Map<string, Role>()));
+    },
     loaders: undefined as never,
-  };
+  });
   // The loaders read actor.signal when they run: the GraphQL layer sets it once it knows the operation.
   actor.loaders = createLoaders(actor);
   // The key's user comes cached with the key: asking for it (viewer, own e-mail) costs no read.

@@ -13,9 +13,9 @@ import {
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { ApiKeySecret } from '../models/api-key-secret.ts';
-import { announceKeyChange } from '../models/key-change.ts';
 import { Membership } from '../models/workspace.ts';
 import type { Actor } from './actor.ts';
+import { announceChange } from './changes.ts';
 import { listing, newestFirst, type Listing } from './listing.ts';
 
 export type { ApiKeyDoc } from '../models/api-key.ts';
@@ -240,11 +240,11 @@ function ownerOf(actor: Actor, userId: Types.ObjectId | null | undefined): Types
 
 /** Drops a changed key from this instance's cache at once and from every other instance's within a second. */
 async function forgetKey(actor: Actor, id: Types.ObjectId): Promise<void> {
-  actor.services.authenticator.invalidate(id);
-  await announceKeyChange(id);
+  await announceChange(actor, 'key', id);
 }
 
-async function requireApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
+/** A key the actor may reach, else NotFoundError. */
+export async function requireApiKey(actor: Actor, id: Types.ObjectId): Promise<ApiKeyDoc> {
   const doc = actor.key ? await actor.loaders.apiKey.load(String(id)) : await ApiKey.findById(id).lean<ApiKeyDoc>().exec();
   if (!doc) throw new NotFoundError('API key');
   return doc;
@@ -355,7 +355,7 @@ export async function deactivateApiKey(actor: Actor, id: Types.ObjectId): Promis
   const updated =
     doc.status === 'DEACTIVATED'
       ? doc
-      : await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date() } }, { returnDocument: 'after' })
+      : await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: { status: 'DEACTIVATED', deactivatedAt: new Date(), deactivationReason: 'MANUAL' } }, { returnDocument: 'after' })
           .lean<ApiKeyDoc>()
           .exec();
   await forgetKey(actor, doc._id);

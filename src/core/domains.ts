@@ -5,6 +5,7 @@ import { Domain, type DomainDoc } from '../models/domain.ts';
 import { Link } from '../models/link.ts';
 import { destinationHost, validateHostname } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
+import { announceChange } from './changes.ts';
 import { validateDestination } from './destinations.ts';
 import { archiveLinksOffHost } from './links.ts';
 import { requireTxtRecord } from './dns.ts';
@@ -77,6 +78,7 @@ export async function verifyDomain(actor: Actor, input: DomainIdInput, _at = 'in
   if (!updated) throw new NotFoundError('Domain');
   // This instance may have cached the host as unverified (a 404): serve it from now on.
   actor.services.linkCache.invalidateHost(domain.hostname);
+  await announceChange(actor, 'domain', domain._id);
   return updated;
 }
 
@@ -105,6 +107,9 @@ export async function updateDomain(actor: Actor, input: UpdateDomainInput, at = 
   const updated = await Domain.findOneAndUpdate({ _id: domain._id }, { $set: set }, { returnDocument: 'after' }).lean<DomainDoc>().exec();
   if (!updated) throw new NotFoundError('Domain');
   actor.services.linkCache.invalidateHost(domain.hostname);
+  // A new primary also changed the workspace's other domains: a workspace change drops them all.
+  if (input.primary === true) await announceChange(actor, 'workspace', domain.workspaceId);
+  else await announceChange(actor, 'domain', domain._id);
   return updated;
 }
 
@@ -130,5 +135,6 @@ export async function deleteDomain(actor: Actor, input: DeleteDomainInput, at = 
   }
   await Domain.deleteOne({ _id: domain._id });
   actor.services.linkCache.invalidateHost(domain.hostname);
+  await announceChange(actor, 'domain', domain._id);
   return domain;
 }

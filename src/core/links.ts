@@ -11,13 +11,15 @@ import {
   destinationWithUtm,
   generateSlug,
   goneReason,
+  PLATFORM_DOMAIN,
+  shownDomain,
   SLUG_PATTERN,
   validateExpiry,
   validateSlug,
   validateUtm,
   type UtmValues,
 } from '../rules/links.ts';
-import { escapeRegex, validatePositiveInt, validateTags, validateText } from '../rules/validation.ts';
+import { escapeRegex, isPlatformHost, validatePositiveInt, validateTags, validateText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { validateDestination } from './destinations.ts';
 import { listing, newestFirst, visibleWorkspaceIds, type Listing, type ListOrder } from './listing.ts';
@@ -71,8 +73,8 @@ const MAX_SEARCH_LENGTH = 200;
 /** A slug document younger than this may belong to a write in flight (its link not written or renamed yet). */
 const STALE_SLUG_AFTER_MS = 60_000;
 
-const slugTaken = (at: string, slug: string, domain: string) =>
-  new ConflictError(`${at}.slug`, `"${slug}" is already taken on ${domain}; choose another slug`);
+const slugTaken = (actor: Actor, at: string, slug: string, domain: string) =>
+  new ConflictError(`${at}.slug`, `"${slug}" is already taken on ${shownDomain(domain, actor.services.config.shortDomain)}; choose another slug`);
 
 // The slug registry (src/models/slug.ts): a link's slug is claimed by inserting its Slug document
 // before the link is written or renamed, and released after; `_id` makes the claim atomic on
@@ -132,7 +134,10 @@ export async function archiveLinksOffHost(from: string, to: string): Promise<voi
   }
 }
 
-/** The host a link of `workspaceId` may use: the platform domain, or a verified domain of that workspace. */
+/**
+ * The domain a link of `workspaceId` may use, as stored: PLATFORM_DOMAIN for the platform's short
+ * domain (asked for by its name today, or by default), or a verified domain of that workspace.
+ */
 export async function resolveLinkDomain(
   actor: Actor,
   workspaceId: Types.ObjectId,
@@ -142,10 +147,10 @@ export async function resolveLinkDomain(
   const shortDomain = actor.services.config.shortDomain;
   if (!requested) {
     const primary = await Domain.findOne({ workspaceId, primary: true, verified: true }).lean<DomainDoc>().exec();
-    return primary?.hostname ?? shortDomain;
+    return primary?.hostname ?? PLATFORM_DOMAIN;
   }
   const host = requested.trim().toLowerCase();
-  if (host === shortDomain) return shortDomain;
+  if (isPlatformHost(host, shortDomain)) return PLATFORM_DOMAIN;
   const domain = await Domain.findOne({ hostname: host, workspaceId }).lean<DomainDoc>().exec();
   const field = `${at}.domain`;
   if (!domain) throw new ValidationError(field, `${host} is not a domain of this workspace; add it with addDomain or use ${shortDomain}`);
@@ -210,7 +215,7 @@ export async function createLink(actor: Actor, input: CreateLinkInput, at = 'inp
         if (!isDuplicateKeyError(error)) throw error;
       }
     }
-    if (customSlug) throw slugTaken(at, slug, domain);
+    if (customSlug) throw slugTaken(actor, at, slug, domain);
     if (attempt >= GENERATED_SLUG_ATTEMPTS) throw new ConflictError(`${at}.slug`, 'no free slug was drawn; try again or choose a slug');
   }
 }
@@ -235,13 +240,13 @@ export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'inp
   const domain = set.domain ?? link.domain;
   const moved = slug !== link.slug || domain !== link.domain;
   // A new slug or domain: claim it, write, then free the old one; a failed write undoes the claim.
-  if (moved && !(await claimSlug(domain, slug, link._id, link.workspaceId))) throw slugTaken(at, slug, domain);
+  if (moved && !(await claimSlug(domain, slug, link._id, link.workspaceId))) throw slugTaken(actor, at, slug, domain);
   let updated: LinkDoc | null;
   try {
     updated = await Link.findOneAndUpdate({ _id: link._id }, { $set: set }, { returnDocument: 'after' }).lean<LinkDoc>().exec();
   } catch (error) {
     if (moved) await undoClaim(domain, slug, link._id);
-    if (isDuplicateKeyError(error)) throw slugTaken(at, slug, domain);
+    if (isDuplicateKeyError(error)) throw slugTaken(actor, at, slug, domain);
     throw error;
   }
   if (!updated) {
@@ -269,10 +274,10 @@ export async function deleteLink(actor: Actor, id: Types.ObjectId): Promise<Link
   return link;
 }
 
-function linkQuery(workspaceIds: Types.ObjectId[], filter: LinkFilterInput | null | undefined): QueryFilter<LinkDoc> {
+function linkQuery(workspaceIds: Types.ObjectId[], filter: LinkFilterInput | null | undefined, shortDomain = ''): QueryFilter<LinkDoc> {
   const query: QueryFilter<LinkDoc> = { workspaceId: { $in: workspaceIds }, archived: filter?.archived ?? false };
   if (filter?.projectId != null) query.projectId = filter.projectId;
-  if (filter?.domain) query.domain = filter.domain.trim().toLowerCase();
+  if (filter?.domain) query.domain = domainFilter(filter.domain, shortDomain);
   if (filter?.tag) query.tags = filter.tag;
   if (filter?.createdAfter || filter?.createdBefore) {
     query.createdAt = {
@@ -285,6 +290,13 @@ function linkQuery(workspaceIds: Types.ObjectId[], filter: LinkFilterInput | nul
     query.$or = [{ url: pattern }, { slug: pattern }, { title: pattern }];
   }
   return query;
+}
+
+/** The stored domain a filter's hostname means: the short domain (any spelling) is the platform's; the marker is no hostname. */
+function domainFilter(hostname: string, shortDomain: string): QueryFilter<LinkDoc>['domain'] {
+  const host = hostname.trim().toLowerCase();
+  if (isPlatformHost(host, shortDomain)) return PLATFORM_DOMAIN;
+  return host === PLATFORM_DOMAIN ? { $in: [] } : host;
 }
 
 /** Only `archived` (or nothing) is set: the list's size is a maintained counter. */
@@ -307,7 +319,7 @@ export async function links(actor: Actor, input: LinksInput): Promise<Listing<Li
   const order: ListOrder = { key: `link.${field}.${direction}`, field, direction, type: field === 'clicks' ? 'number' : 'date' };
   const kind = input.filter?.archived ? 'archivedLinks' : 'links';
   const count = isUnfiltered(input.filter) ? () => countersTotal(workspaceIds.map((id) => counterId(kind, id))) : undefined;
-  return listing(Link, linkQuery(workspaceIds, input.filter), order, count);
+  return listing(Link, linkQuery(workspaceIds, input.filter, actor.services.config.shortDomain), order, count);
 }
 
 /** The active links of a workspace already shown to the actor, newest first. */
@@ -328,8 +340,9 @@ export type RedirectOutcome =
   | { kind: 'notFound'; fallback: string | null };
 
 /**
- * Where a short URL sends people. `host` is the platform's short domain or a custom hostname
- * (lowercased); reads go through the link cache, so a hot link costs no database round trip.
+ * Where a short URL sends people. `host` is PLATFORM_DOMAIN (a request on the platform's short
+ * domain) or a custom hostname (lowercased); reads go through the link cache, so a hot link costs
+ * no database round trip.
  */
 export async function resolveRedirect(
   actor: Pick<Actor, 'services'>,
@@ -338,9 +351,9 @@ export async function resolveRedirect(
   /** Whether this request would count as a click (a GET by a person): asked only of links with maxClicks. */
   countsClick: () => boolean = () => false,
 ): Promise<RedirectOutcome> {
-  const { config, linkCache } = actor.services;
-  const domain = host === config.shortDomain ? null : await linkCache.findDomain(host);
-  const cached = needsLink(config.shortDomain, host, slug, domain) ? await linkCache.find(host, slug) : null;
+  const { linkCache } = actor.services;
+  const domain = host === PLATFORM_DOMAIN ? null : await linkCache.findDomain(host);
+  const cached = needsLink(host, slug, domain) ? await linkCache.find(host, slug) : null;
   const outcome = redirectOutcome(actor.services, host, domain, cached);
   if (outcome.kind !== 'redirect' || outcome.link.maxClicks == null) return outcome;
   // A person takes a click; a bot or HEAD request only looks whether the last one is taken.
@@ -369,10 +382,10 @@ async function lastClickTaken(link: LinkDoc): Promise<boolean> {
  * cached yet (then resolveRedirect reads it). Lets the server answer hot links on its fast path.
  */
 export function resolveCachedRedirect(services: Actor['services'], host: string, slug: string): RedirectOutcome | undefined {
-  const { config, linkCache } = services;
-  const domain = host === config.shortDomain ? null : linkCache.peekDomain(host);
+  const { linkCache } = services;
+  const domain = host === PLATFORM_DOMAIN ? null : linkCache.peekDomain(host);
   if (domain === undefined) return undefined;
-  const cached = needsLink(config.shortDomain, host, slug, domain) ? linkCache.peek(host, slug) : null;
+  const cached = needsLink(host, slug, domain) ? linkCache.peek(host, slug) : null;
   if (cached === undefined) return undefined;
   const outcome = redirectOutcome(services, host, domain, cached);
   // A limited link's click is reserved in the database first: only resolveRedirect does that.
@@ -380,8 +393,8 @@ export function resolveCachedRedirect(services: Actor['services'], host: string,
 }
 
 /** A link is looked up only on the platform domain or a verified custom domain, for a possible slug. */
-function needsLink(shortDomain: string, host: string, slug: string, domain: DomainDoc | null): boolean {
-  return (host === shortDomain || !!domain?.verified) && SLUG_PATTERN.test(slug);
+function needsLink(host: string, slug: string, domain: DomainDoc | null): boolean {
+  return (host === PLATFORM_DOMAIN || !!domain?.verified) && SLUG_PATTERN.test(slug);
 }
 
 /** The redirect rules, from the host's custom domain (null on the platform domain) and the cached link. */
@@ -393,7 +406,7 @@ function redirectOutcome(
 ): RedirectOutcome {
   // Anyone can add any hostname to a workspace; until it is verified it serves nothing of the
   // workspace (no notFoundUrl, no link), or it would be an open redirect on someone else's name.
-  if (host !== services.config.shortDomain && !domain?.verified) return { kind: 'notFound', fallback: null };
+  if (host !== PLATFORM_DOMAIN && !domain?.verified) return { kind: 'notFound', fallback: null };
   const fallback = domain?.notFoundUrl ?? null;
   let link = cached?.link;
   // A link left on a hostname that another workspace has since verified is not theirs to serve.

@@ -5,6 +5,7 @@ import { Link } from '../models/link.ts';
 import { Project, type ProjectDoc } from '../models/project.ts';
 import { validateColor, validateRequiredText, validateText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
+import { announceChange } from './changes.ts';
 import { listing, newestFirst, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
 
 export type { ProjectDoc } from '../models/project.ts';
@@ -61,6 +62,7 @@ export async function updateProject(actor: Actor, input: UpdateProjectInput, at 
   if (input.color !== undefined) set.color = input.color === null ? null : validateColor(input.color, `${at}.color`);
   const updated = await Project.findOneAndUpdate({ _id: project._id }, { $set: set }, { returnDocument: 'after' }).lean<ProjectDoc>().exec();
   if (!updated) throw new NotFoundError('Project');
+  await announceChange(actor, 'project', project._id);
   return updated;
 }
 
@@ -74,5 +76,6 @@ export async function deleteProject(actor: Actor, input: ProjectIdInput, _at = '
   await Link.updateMany({ projectId: project._id }, { $set: { projectId: null } });
   await Project.deleteOne({ _id: project._id });
   await Counter.deleteOne({ _id: counterId('projectLinks', project._id) });
+  await announceChange(actor, 'project', project._id);
   return project;
 }

@@ -29,10 +29,15 @@ export async function findUserByEmail(email: string): Promise<UserDoc | null> {
   return User.findOne({ email: normalizeEmail(email) }).lean<UserDoc>().exec();
 }
 
-/** The user a key acts for; use cases that act as someone need a key (the CLI names its user instead). */
+export async function findUserById(id: Types.ObjectId): Promise<UserDoc | null> {
+  return User.findById(id).lean<UserDoc>().exec();
+}
+
+/** The user a key acts for, or the user the CLI acts as; use cases that act as someone need one. */
 export function actingUserId(actor: Actor): Types.ObjectId {
-  if (!actor.key) throw new Error('this use case acts for the user of an API key, and the actor has none');
-  return new Types.ObjectId(actor.key.userId);
+  const userId = actor.key?.userId ?? actor.userId;
+  if (!userId) throw new Error('this use case acts for a user (of an API key, or named to the CLI), and the actor has none');
+  return new Types.ObjectId(userId);
 }
 
 /** The actor's own e-mail address (stored lowercased); null without a key. */

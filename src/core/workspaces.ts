@@ -4,6 +4,7 @@ import { unindexRole } from '../models/user-roles.ts';
 import { Membership, Workspace, type MembershipDoc, type WorkspaceDoc } from '../models/workspace.ts';
 import { validateRequiredText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
+import { announceChange } from './changes.ts';
 import { listing, newestFirst, type Listing } from './listing.ts';
 import { WORKSPACE_CASCADE } from './resources.ts';
 import { actingUserId } from './users.ts';
@@ -46,6 +47,7 @@ export async function updateWorkspace(actor: Actor, input: UpdateWorkspaceInput,
   const set = input.name ? { name: validateRequiredText(input.name, `${at}.name`, 100) } : {};
   const updated = await Workspace.findOneAndUpdate({ _id: workspace._id }, { $set: set }, { returnDocument: 'after' }).lean<WorkspaceDoc>().exec();
   if (!updated) throw new NotFoundError('Workspace');
+  await announceChange(actor, 'workspace', workspace._id);
   return updated;
 }
 
@@ -62,5 +64,6 @@ export async function deleteWorkspace(actor: Actor, input: { id: Types.ObjectId 
   for (const member of members) await unindexRole(member.userId, workspaceId);
   await Membership.deleteMany({ workspaceId }).exec();
   actor.services.linkCache.clear();
+  await announceChange(actor, 'workspace', workspaceId);
   return workspace;
 }

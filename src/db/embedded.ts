@@ -91,6 +91,8 @@ export interface EmbeddedServer {
   uri(dbName: string): string;
   /** Receives the supervisor's log lines (crash, each restart attempt, recovery). */
   onEvent(listener: (event: EmbeddedEvent) => void): void;
+  /** How many times it exited on its own and answered again after a restart. */
+  readonly restarts: number;
   stop(): Promise<void>;
 }
 
@@ -226,6 +228,7 @@ export async function startEmbeddedFerret(options: StartEmbeddedOptions): Promis
     for (const listener of listeners) listener({ level, message, fields });
   };
   let stopping = false;
+  let restarts = 0;
   let wakeUp: (() => void) | undefined;
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -248,6 +251,7 @@ export async function startEmbeddedFerret(options: StartEmbeddedOptions): Promis
       if (stopping) return;
       if (ready) {
         await fs.writeFile(stateFile, JSON.stringify({ port, pid: proc.child.pid })).catch(() => {});
+        restarts += 1;
         emit('info', 'embedded FerretDB restarted', { attempt, port, downMs: Date.now() - crashedAt });
         watch(proc);
         return;
@@ -270,6 +274,9 @@ export async function startEmbeddedFerret(options: StartEmbeddedOptions): Promis
   return {
     hostUri,
     port,
+    get restarts() {
+      return restarts;
+    },
     uri: (dbName) => `${hostUri}/${dbName}?directConnection=true&retryWrites=false`,
     onEvent: (listener) => void listeners.push(listener),
     async stop() {

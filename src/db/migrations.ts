@@ -20,9 +20,10 @@ import { Domain, type DomainDoc } from '../models/domain.ts';
 import { DomainHost, type DomainHostDoc } from '../models/domain-host.ts';
 import { Link, type LinkDoc } from '../models/link.ts';
 import { Slug, slugId, type SlugDoc } from '../models/slug.ts';
+import { PLATFORM_DOMAIN } from '../rules/links.ts';
 import { UserRoles, type UserRolesDoc } from '../models/user-roles.ts';
 import { Membership, type MembershipDoc } from '../models/workspace.ts';
-import { bulkWriteInChunks } from './bulk.ts';
+import { bulkWriteInChunks, chunked } from './bulk.ts';
 import { recountLinkCounters } from './recount.ts';
 import { insertMissing } from './unique.ts';
 
@@ -36,6 +37,9 @@ const CLICK_DAYS = 'click-days';
 const CONVERT_BATCH = 1000;
 const LINK_COUNTERS = 'link-counters';
 const DOMAIN_HOSTS = 'domain-hosts';
+const PLATFORM_LINKS = 'platform-domain';
+/** Links moved to the platform marker between two progress lines. */
+const PLATFORM_BATCH = 1000;
 
 /**
  * Gives every ApiKey written before secret documents existed its ApiKeySecret documents (from
@@ -227,13 +231,15 @@ export async function migrateLinkCounters(logger: Logger, options: { force?: boo
   return created;
 }
 
-export async function runMigrations(logger: Logger): Promise<void> {
+/** `shortDomain`: the platform's short domain now (SHORT_DOMAIN), which decides clashes of migratePlatformDomain. */
+export async function runMigrations(logger: Logger, options: { shortDomain?: string } = {}): Promise<void> {
   await migrateKeySecrets(logger);
   await migrateLinkSlugs(logger);
   await migrateUserRoles(logger);
   await migrateClickDays(logger);
   await migrateLinkCounters(logger);
   await migrateDomainHosts(logger);
+  await migratePlatformDomain(logger, { shortDomain: options.shortDomain });
 }
 
 /**
@@ -252,4 +258,110 @@ export async function migrateDomainHosts(logger: Logger, options: { force?: bool
   await done.updateOne({ _id: DOMAIN_HOSTS }, { $set: { at: new Date() } }, { upsert: true });
   logger.info({ domains: domains.length, hostDocuments: created }, 'domains migrated to hostname documents');
   return created;
+}
+
+/**
+ * Moves links written with their platform host stored literally ("localhost:4000", an earlier
+ * SHORT_DOMAIN) to PLATFORM_DOMAIN, slug documents included, so they follow SHORT_DOMAIN from now
+ * on. A link was on the platform's domain when its domain is no registered custom hostname (in
+ * `domains` or `domainhosts`) and no deleted domain's "#deleted-" name. Two such links with one
+ * slug (made under two ports or names) cannot both keep it: the one on the current short domain
+ * (the one that redirected until now), else the oldest, moves; the other stays as it was (it
+ * answered 404 already) and is logged. Reads each collection once and writes by `_id`; each step
+ * is safe to repeat and reads what the earlier ones left, so a run cut short is run again.
+ * Returns how many links it moved.
+ */
+export async function migratePlatformDomain(logger: Logger, options: { force?: boolean; shortDomain?: string } = {}): Promise<number> {
+  const done = mongoose.connection.collection<{ _id: string; at: Date }>(MIGRATIONS);
+  if (!options.force && (await done.findOne({ _id: PLATFORM_LINKS }))) return 0;
+
+  const custom = new Set([
+    ...(await DomainHost.find({}, { _id: 1 }).lean<Pick<DomainHostDoc, '_id'>[]>().exec()).map((h) => h._id),
+    ...(await Domain.find({}, { hostname: 1 }).lean<Pick<DomainDoc, 'hostname'>[]>().exec()).map((d) => d.hostname),
+  ]);
+  const wasPlatform = (domain: string) => domain !== PLATFORM_DOMAIN && !domain.includes('#') && !custom.has(domain);
+  type Row = Pick<LinkDoc, '_id' | 'domain' | 'slug' | 'workspaceId'>;
+  const links = await Link.find({}, { domain: 1, slug: 1, workspaceId: 1 }).lean<Row[]>().exec();
+  const slugs = await Slug.find({}, { linkId: 1 }).lean<Pick<SlugDoc, '_id' | 'linkId'>[]>().exec();
+  const byId = new Map(links.map((link) => [String(link._id), link]));
+  const slugDocs = new Map(slugs.map((s) => [s._id, String(s.linkId)]));
+
+  // Who holds each platform slug: a link already there, then (an interrupted run) one its slug document points at.
+  const holder = new Map<string, string>();
+  for (const link of links) if (link.domain === PLATFORM_DOMAIN) holder.set(link.slug, String(link._id));
+  for (const [id, linkId] of slugDocs) {
+    const slug = id.startsWith(`${PLATFORM_DOMAIN}/`) ? id.slice(PLATFORM_DOMAIN.length + 1) : null;
+    const link = byId.get(linkId);
+    if (slug !== null && link?.slug === slug && wasPlatform(link.domain) && !holder.has(slug)) holder.set(slug, linkId);
+  }
+  const current = (link: Row) => (link.domain === options.shortDomain ? 0 : 1);
+  const candidates = links.filter((link) => wasPlatform(link.domain)).sort((a, b) => current(a) - current(b) || String(a._id).localeCompare(String(b._id)));
+  const moving: Row[] = [];
+  const clashes: Row[] = [];
+  for (const link of candidates) {
+    const id = String(link._id);
+    if ((holder.get(link.slug) ?? id) !== id) clashes.push(link);
+    else {
+      holder.set(link.slug, id);
+      moving.push(link);
+    }
+  }
+
+  // Slug documents on former platform hosts to drop at the end: all but those of links left there.
+  const moved = new Set(moving.map((link) => String(link._id)));
+  const leftBehind = new Set(
+    [...slugDocs]
+      .filter(([id, linkId]) => {
+        const at = id.lastIndexOf('/');
+        if (!wasPlatform(id.slice(0, at))) return false;
+        const link = byId.get(linkId);
+        return !(link && !moved.has(linkId) && link.domain === id.slice(0, at) && link.slug === id.slice(at + 1));
+      })
+      .map(([id]) => id),
+  );
+  const claim = (link: Row) => ({ _id: slugId(PLATFORM_DOMAIN, link.slug), linkId: link._id, workspaceId: link.workspaceId });
+  let slugDocuments = 0;
+  let movedSoFar = 0;
+  let removedSlugDocuments = 0;
+  const remove = async (ids: string[]) => {
+    await bulkWriteInChunks(Slug, ids.map((_id) => ({ deleteOne: { filter: { _id } } })));
+    for (const id of ids) leftBehind.delete(id);
+    removedSlugDocuments += ids.length;
+  };
+  // In batches, each in this order: a crash leaves at worst claims whose links are not moved yet
+  // (the rerun finds them held by those links) or old slug documents (dropped by the rerun).
+  for (const batch of chunked(moving, PLATFORM_BATCH)) {
+    // 1. Their slug documents on the marker: new ones inserted, stale ones (pointing elsewhere) repointed.
+    slugDocuments += await insertMissing(
+      Slug,
+      batch.filter((link) => !slugDocs.has(claim(link)._id)).map((link) => ({ ...claim(link), createdAt: new Date() })),
+    );
+    const stale = batch.filter((link) => (slugDocs.get(claim(link)._id) ?? String(link._id)) !== String(link._id));
+    await bulkWriteInChunks(Slug, stale.map((link) => ({ updateOne: { filter: { _id: claim(link)._id }, update: { $set: claim(link) } } })));
+    slugDocuments += stale.length;
+    // 2. The links (not a change by anyone: updatedAt stays).
+    await bulkWriteInChunks(
+      Link,
+      batch.map((link) => ({ updateOne: { filter: { _id: link._id }, update: { $set: { domain: PLATFORM_DOMAIN } }, timestamps: false } })),
+    );
+    // 3. Their old slug documents.
+    await remove(batch.map((link) => slugId(link.domain, link.slug)).filter((id) => leftBehind.has(id)));
+    movedSoFar += batch.length;
+    logger.info({ moved: movedSoFar, of: moving.length }, 'moving links on the platform domain');
+  }
+  // Old slug documents of no link (left by an interrupted run, or orphaned).
+  await remove([...leftBehind]);
+
+  await done.updateOne({ _id: PLATFORM_LINKS }, { $set: { at: new Date() } }, { upsert: true });
+  logger.info(
+    { links: links.length, moved: moving.length, clashes: clashes.length, slugDocuments, removedSlugDocuments },
+    'links on the platform domain follow SHORT_DOMAIN',
+  );
+  if (clashes.length > 0) {
+    logger.warn(
+      { clashes: clashes.length, links: clashes.slice(0, 20).map((link) => ({ id: String(link._id), domain: link.domain, slug: link.slug })) },
+      'links left on a former platform host: their slug is held by another link there; give them another slug to serve them again',
+    );
+  }
+  return moving.length;
 }

@@ -8,6 +8,8 @@ import { requestStore, type RequestStore } from '../logger.ts';
 import type { Services } from '../services.ts';
 import type { HeaderGetter } from '../redirect/clicks.ts';
 import type { RequestAuth } from './auth-plugin.ts';
+import { MAX_REPORT_BYTES, serveSecretScanning } from './secret-scanning.ts';
+import { METRICS_PATH, serveMetrics } from './metrics.ts';
 
 /** What the HTTP layer hands to each request: set by the node server or by tests calling app.fetch. */
 export interface ServerContext {
@@ -41,9 +43,11 @@ export interface AppHandlers {
   afterClicksJournaled?(done: () => void): void;
 }
 
+/** GitHub's secret-scanning partner endpoint (leaked keys are deactivated). */
+const SECRET_SCANNING_PATH = '/secret-scanning/github';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Paths the app serves itself; every other path is a short link. */
-const SERVER_PATHS = new Set(['/graphql', '/healthz', '/readyz']);
+const SERVER_PATHS = new Set(['/graphql', '/healthz', '/readyz', SECRET_SCANNING_PATH, METRICS_PATH]);
 
 /** The client's X-Request-Id when it is a sensible one, else a new id. */
 function requestIdOf(incoming: string | string[] | null | undefined): string {
@@ -197,6 +201,11 @@ export function createHttpApp(services: Services, handlers: AppHandlers) {
     if (url.pathname === '/readyz') {
       const ready = await services.db.ping(1000);
       return Response.json({ status: ready ? 'ready' : 'database unreachable' }, { status: ready ? 200 : 503 });
+    }
+    // Always the app's own path (404 while metrics are off), never a short link.
+    if (url.pathname === METRICS_PATH) return serveMetrics(request, services);
+    if (url.pathname === SECRET_SCANNING_PATH) {
+      return serveSecretScanning(request, services, clientIpOf(request, serverContext, trust), () => readCappedBody(request, MAX_REPORT_BYTES));
     }
     return handlers.redirect(request, url);
   }

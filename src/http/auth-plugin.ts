@@ -4,6 +4,7 @@ import type { Plugin } from 'graphql-yoga';
 import { Response as AdapterResponse } from '@whatwg-node/server';
 import { AUTH_MESSAGES, type AuthenticatedKey, type AuthFailure, type Credential } from '../auth/authenticate.ts';
 import { AuthFailureThrottle, type RateLimitDecision } from '../auth/rate-limit.ts';
+import type { ForbiddenReason } from '../errors.ts';
 import { requestStore } from '../logger.ts';
 import { normalizeIp } from '../rules/ip.ts';
 import type { Services } from '../services.ts';
@@ -23,6 +24,8 @@ export interface RequestAuth {
 interface Refusal {
   status: number;
   code: string;
+  /** Why a FORBIDDEN refused. */
+  reason?: ForbiddenReason;
   message: string;
   headers?: Record<string, string>;
 }
@@ -32,13 +35,19 @@ function refusal(status: number, code: string, message: string, extraHeaders?: R
   return { status, code, message, ...(headers ? { headers } : {}) };
 }
 
+/** What a refusal's error carries besides its message: the code, and the reason of a FORBIDDEN. */
+function refusalExtensions({ code, reason }: Refusal): { code: string; reason?: ForbiddenReason } {
+  return reason ? { code, reason } : { code };
+}
+
 function rateLimited(message: string, decision: RateLimitDecision): Refusal {
   return refusal(429, 'RATE_LIMITED', message, { 'Retry-After': String(decision.resetSeconds) });
 }
 
 /** Yoga answers a GraphQLError with `extensions.http` with that status and those headers. */
-function asGraphQLError({ status, code, message, headers }: Refusal): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } });
+function asGraphQLError(refused: Refusal): GraphQLError {
+  const { status, message, headers } = refused;
+  return new GraphQLError(message, { extensions: { ...refusalExtensions(refused), http: { status, ...(headers ? { headers } : {}) } } });
 }
 
 function anonymousAllowed(services: Services, query: string | undefined, operationName?: string | null): boolean {
@@ -63,7 +72,7 @@ function setRateLimitHeaders(headers: Headers, rateLimit: RateLimitDecision): vo
 }
 
 /** The address's window id: an HMAC of the address, so the shared store never holds IPs. */
-function addressId(services: Services, clientIp: string | null): string {
+export function addressId(services: Services, clientIp: string | null): string {
   return createHmac('sha256', services.pepper)
     .update(clientIp ? normalizeIp(clientIp) : 'unknown')
     .digest('base64url')
@@ -93,12 +102,15 @@ async function authenticateAnonymous(
   const decision = await services.rateLimiter.hit(`ip:${addressId(services, auth.clientIp)}`, limit);
   auth.rateLimit = decision;
   if (!decision.allowed) {
+    services.metrics?.auth('rate_limited');
     return rateLimited(
       `Rate limit of ${limit} anonymous requests per minute exceeded for this address: retry after ${decision.resetSeconds} s, or send an API key.`,
       decision,
     );
   }
-  return anonymousAllowed(services, params.query, params.operationName) ? null : missing;
+  const allowed = anonymousAllowed(services, params.query, params.operationName);
+  services.metrics?.auth(allowed ? 'anonymous' : 'missing');
+  return allowed ? null : missing;
 }
 
 /**
@@ -125,6 +137,7 @@ async function authenticateKey(services: Services, failures: AuthFailureThrottle
       continue;
     }
     const seconds = wait === 'in-flight' ? 1 : wait;
+    services.metrics?.auth('rate_limited');
     return refusal(
       429,
       'RATE_LIMITED',
@@ -138,8 +151,15 @@ async function authenticateKey(services: Services, failures: AuthFailureThrottle
   } finally {
     if (throttled) await failures.settle(throttled, outcome?.kind === 'failure' && outcome.failure.failedAttempt);
   }
-  if (outcome.kind === 'failure') return refusal(outcome.failure.status, outcome.failure.code, outcome.failure.message);
-  if (outcome.kind === 'anonymous') return refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+  if (outcome.kind === 'failure') {
+    services.metrics?.auth(outcome.failure.cause === 'ip' ? 'ip_refused' : outcome.failure.cause);
+    const { status, code, message, reason } = outcome.failure;
+    return { ...refusal(status, code, message), ...(reason ? { reason } : {}) };
+  }
+  if (outcome.kind === 'anonymous') {
+    services.metrics?.auth('missing');
+    return refusal(401, 'UNAUTHENTICATED', AUTH_MESSAGES.missing);
+  }
   const key = outcome.key;
   const store = requestStore.getStore();
   if (store) store.keyId = key.id;
@@ -147,8 +167,10 @@ async function authenticateKey(services: Services, failures: AuthFailureThrottle
   const decision = await services.rateLimiter.hit(key.id, limit);
   auth.rateLimit = decision;
   if (!decision.allowed) {
+    services.metrics?.auth('rate_limited');
     return rateLimited(`Rate limit of ${limit} requests per minute exceeded for this key: retry after ${decision.resetSeconds} s.`, decision);
   }
+  services.metrics?.auth('valid');
   services.usage.record(key.id, clientIp);
   auth.key = key;
   return null;
@@ -176,8 +198,9 @@ export function graphqlJsonType(accept: string | null): string | null {
  * A refusal as yoga would send it, for answers given before yoga runs. Built with the server
  * adapter's Response, which it writes to node without a stream (the global one costs more than the check).
  */
-function refusalResponse({ status, code, message, headers: extra }: Refusal, contentType: string, rateLimit: RateLimitDecision | null): Response {
-  const response = new AdapterResponse(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+function refusalResponse(refused: Refusal, contentType: string, rateLimit: RateLimitDecision | null): Response {
+  const { status, message, headers: extra } = refused;
+  const response = new AdapterResponse(JSON.stringify({ errors: [{ message, extensions: refusalExtensions(refused) }] }), {
     status,
     headers: { 'Content-Type': `${contentType}; charset=utf-8`, ...extra },
   });

@@ -10,6 +10,7 @@ import type { Services } from '../services.ts';
 import type { GraphQLServerContext } from './app.ts';
 import { createAuthPlugin, graphqlJsonType } from './auth-plugin.ts';
 import { cacheIntrospection, documentLimits, hideSuggestions } from './graphql-limits.ts';
+import { graphqlMetrics } from './metrics.ts';
 
 const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
 const RETRY_AFTER = { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) };
@@ -81,6 +82,7 @@ export function createGraphQLHandler(services: Services) {
       ...(config.introspection === 'off' ? [hideSuggestions()] : []),
       cacheIntrospection(),
       cancelAbandonedQueries,
+      ...(services.metrics ? [graphqlMetrics(services.metrics)] : []),
     ],
     maskedErrors: {
       maskError(error) {
@@ -119,9 +121,10 @@ export function createGraphQLHandler(services: Services) {
         });
       },
     },
-    context: ({ request, requestId }): Context => {
+    context: (initial): Context => {
+      const { request, requestId } = initial;
       const { key, clientIp, rateLimit } = auth.authOf(request);
-      return createContext(services, { request, requestId, clientIp, key, rateLimit });
+      return createContext(services, { request, requestId, clientIp, key, rateLimit }, initial);
     },
   });
   return {

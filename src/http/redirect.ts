@@ -2,6 +2,7 @@ import { resolveCachedRedirect, resolveRedirect, type RedirectOutcome } from '..
 import { isQueryTimeout } from '../db/deadlines.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../errors.ts';
 import { clickFacts, type HeaderGetter } from '../redirect/clicks.ts';
+import { PLATFORM_DOMAIN } from '../rules/links.ts';
 import { isPlatformHost } from '../rules/validation.ts';
 import type { Services } from '../services.ts';
 
@@ -27,9 +28,9 @@ function unavailable(): Response {
   });
 }
 
-/** The host (the platform domain as configured, else the lowercased hostname) and slug a URL asks for. */
+/** The host (PLATFORM_DOMAIN on the platform's short domain, else the lowercased hostname) and slug a URL asks for. */
 function addressOf(services: Services, url: URL): { host: string; slug: string } {
-  const host = isPlatformHost(url.host, services.config.shortDomain) ? services.config.shortDomain : url.hostname.toLowerCase();
+  const host = isPlatformHost(url.host, services.config.shortDomain) ? PLATFORM_DOMAIN : url.hostname.toLowerCase();
   let slug = '';
   try {
     slug = decodeURIComponent(url.pathname.slice(1));
@@ -64,7 +65,7 @@ export async function handleRedirect(services: Services, request: Request, url: 
   }
   const { host, slug } = addressOf(services, url);
   // The platform domain's root is no link: say where the API is (people land here after start-up).
-  if (url.pathname === '/' && host === services.config.shortDomain) {
+  if (url.pathname === '/' && host === PLATFORM_DOMAIN) {
     return new Response(`taapit-api: the GraphQL API is at ${url.origin}/graphql (open it in a browser for GraphiQL); short links live at ${url.origin}/<slug>.\n`, {
       headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
     });

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Types } from 'mongoose';
-import { KEY_STATUSES, type KeyStatus } from '../rules/keys.ts';
+import { DEACTIVATION_REASONS, KEY_STATUSES, type DeactivationReason, type KeyStatus } from '../rules/keys.ts';
 import { ACCESS_LEVELS, PERMISSIONS, RESOURCES, type Permission, type Scope } from '../rules/permissions.ts';
 
 export interface ApiKeyDoc {
@@ -23,6 +23,8 @@ export interface ApiKeyDoc {
   rateLimit?: number | null;
   status: KeyStatus;
   deactivatedAt?: Date | null;
+  /** Set with `deactivatedAt`; null on keys deactivated before reasons were recorded (by hand). */
+  deactivationReason?: DeactivationReason | null;
   lastUsedAt?: Date | null;
   lastUsedIp?: string | null;
   usageCount: number;
@@ -55,6 +57,7 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
     rateLimit: { type: Number, default: null },
     status: { type: String, enum: KEY_STATUSES, default: 'ACTIVE' },
     deactivatedAt: { type: Date, default: null },
+    deactivationReason: { type: String, enum: DEACTIVATION_REASONS, default: null },
     lastUsedAt: { type: Date, default: null },
     lastUsedIp: { type: String, default: null },
     usageCount: { type: Number, default: 0 },

@@ -12,7 +12,7 @@ export interface Utm {
 export interface LinkDoc {
   _id: Types.ObjectId;
   workspaceId: Types.ObjectId;
-  /** Lowercased host the link answers on: the platform SHORT_DOMAIN or a workspace domain. */
+  /** Lowercased hostname of a workspace domain, or PLATFORM_DOMAIN (src/rules/links.ts) for the platform's short domain. */
   domain: string;
   slug: string;
   url: string;

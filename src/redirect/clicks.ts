@@ -121,6 +121,8 @@ export class ClickRecorder extends PeriodicFlusher {
   private memorySeq = 0;
   private pendingEvents = 0;
   private dropped = 0;
+  /** Totals since start, read by the metrics when scraped: plain numbers, so counting adds nothing to record(). */
+  readonly counts = { recorded: 0, journaled: 0, flushed: 0, dropped: 0, flushFailures: 0 };
   /** Hashes of the keys each day document field has, as far as this instance wrote them. */
   private knownKeys = new LruCache<string, Set<number>>(KNOWN_KEY_SETS, Number.POSITIVE_INFINITY);
   private knownDays = new LruCache<string, true>(KNOWN_DAYS, Number.POSITIVE_INFINITY);
@@ -164,6 +166,11 @@ export class ClickRecorder extends PeriodicFlusher {
   }
 
   /** Runs `done` once the clicks recorded so far are in the journal (at once without one). */
+  /** Clicks recorded (or replayed from the journal) and not yet written to the database. */
+  get buffered(): number {
+    return this.pendingEvents;
+  }
+
   afterJournal(done: () => void): void {
     if (this.journal) this.journal.afterWrite(done);
     else done();
@@ -180,13 +187,16 @@ export class ClickRecorder extends PeriodicFlusher {
   record(link: Pick<LinkDoc, '_id' | 'workspaceId' | 'maxClicks'>, facts: ClickFacts): void {
     if (this.pendingEvents >= this.maxPendingEvents) {
       this.dropped += 1;
+      this.counts.dropped += 1;
       return;
     }
     this.pendingEvents += 1;
+    this.counts.recorded += 1;
     this.add(this.current, link, facts);
     if (this.journal) {
       const line: JournalLine = [String(link._id), String(link.workspaceId), facts.day, facts.bot ? 1 : 0, facts.referrerHost, facts.device, facts.browser];
       this.journal.append(JSON.stringify(line));
+      this.counts.journaled += 1;
     }
   }
 
@@ -274,6 +284,7 @@ export class ClickRecorder extends PeriodicFlusher {
         await this.apply(batch);
       } catch (error) {
         this.failed = true;
+        this.counts.flushFailures += 1;
         // Kept (in memory and in the journal) and retried in order; the marks make the retry skip what got through.
         batch.guarded = true;
         this.logger.error({ err: error, pending: this.pendingEvents, batches: this.queue.length }, 'click flush failed; will retry');
@@ -281,6 +292,7 @@ export class ClickRecorder extends PeriodicFlusher {
       }
       this.queue.shift();
       this.pendingEvents -= batch.events;
+      this.counts.flushed += batch.events;
       this.journal?.remove(batch.seq);
     }
   }

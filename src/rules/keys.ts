@@ -5,6 +5,9 @@ import { crc32 } from 'node:zlib';
 /** A key is usable or deactivated for good. */
 export const KEY_STATUSES = ['ACTIVE', 'DEACTIVATED'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
+/** Why a key is not usable: stored when it is deactivated; EXPIRED is read from `expiresAt`. */
+export const DEACTIVATION_REASONS = ['MANUAL', 'EXPIRED', 'IDLE', 'ROTATED', 'LEAKED', 'POLICY'] as const;
+export type DeactivationReason = (typeof DEACTIVATION_REASONS)[number];
 
 export const KEY_PREFIX = 'taapit_';
 const RANDOM_LENGTH = 32;

@@ -7,7 +7,7 @@ export const SLUG_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Paths the server itself answers, or that people expect to be the platform's own. */
 export const RESERVED_SLUGS = new Set([
-  'graphql', 'healthz', 'readyz', 'api', 'admin', 'login', 'logout', 'signup', 'settings', 'dashboard',
+  'graphql', 'healthz', 'readyz', 'metrics', 'api', 'admin', 'login', 'logout', 'signup', 'settings', 'dashboard',
   'static', 'assets', 'robots', 'favicon', 'sitemap', 'well-known', '_next', 'www', 'app', 'help', 'docs',
 ]);
 
@@ -47,10 +47,25 @@ export function validateExpiry(expiresAt: Date | null | undefined, field: string
   return expiresAt;
 }
 
+/**
+ * What a link on the platform's own short domain stores as its domain (and its slug document's
+ * `_id` starts with), instead of the host: the platform domain is whatever SHORT_DOMAIN says
+ * today, so a restart on another PORT or a rebrand keeps every platform link and its slug. "@"
+ * can never be in a hostname (nor in a URL's host, where it ends the user info), so no custom
+ * domain or request can ever be this.
+ */
+export const PLATFORM_DOMAIN = '@platform';
+
+/** The host a link answers on, as people see it: the current short domain for a platform link. */
+export function shownDomain(stored: string, shortDomain: string): string {
+  return stored === PLATFORM_DOMAIN ? shortDomain : stored;
+}
+
 /** The URL people share: http for a local short domain (no certificate there), https otherwise. */
-export function shortUrl(link: { domain: string; slug: string }): string {
-  const local = /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(link.domain);
-  return `${local ? 'http' : 'https'}://${link.domain}/${link.slug}`;
+export function shortUrl(link: { domain: string; slug: string }, shortDomain: string): string {
+  const host = shownDomain(link.domain, shortDomain);
+  const local = /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(host);
+  return `${local ? 'http' : 'https'}://${host}/${link.slug}`;
 }
 
 /** The destination with the link's UTM parameters set (they win over the same ones in the URL). */

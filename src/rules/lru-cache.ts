@@ -32,9 +32,9 @@ export class LruCache<K, V> {
     this.entries.delete(key);
   }
 
-  /** Drops every entry whose key matches. */
-  deleteWhere(matches: (key: K) => boolean): void {
-    for (const key of this.entries.keys()) if (matches(key)) this.entries.delete(key);
+  /** Drops every entry whose key (or value) matches. */
+  deleteWhere(matches: (key: K, value: V) => boolean): void {
+    for (const [key, entry] of this.entries) if (matches(key, entry.value)) this.entries.delete(key);
   }
 
   clear(): void {

@@ -13,7 +13,7 @@ import {
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
-import { AccessEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
+import { AccessEnum, DeactivationReasonEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
 import { mutationErrors } from './errors.ts';
 import { parseGlobalId, parseIdArg, toGlobalId } from './ids.ts';
 import { loadAll, loadByGlobalId } from './loaders.ts';
@@ -87,6 +87,15 @@ builder.node(ApiKeyRef, {
     }),
     status: t.expose('status', { type: KeyStatusEnum, description: 'ACTIVE or DEACTIVATED.' }),
     deactivatedAt: t.expose('deactivatedAt', { type: 'DateTime', nullable: true, description: 'When it was deactivated.' }),
+    deactivationReason: t.field({
+      type: DeactivationReasonEnum,
+      nullable: true,
+      description: 'Why the key no longer works (deactivated, or EXPIRED past expiresAt); null while it works.',
+      resolve: (doc) => {
+        if (doc.status === 'DEACTIVATED') return doc.deactivationReason ?? 'MANUAL';
+        return doc.expiresAt && doc.expiresAt.getTime() <= Date.now() ? 'EXPIRED' : null;
+      },
+    }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
       type: 'DateTime',
       nullable: true,

@@ -12,6 +12,7 @@ import {
   type Resource,
 } from '../rules/permissions.ts';
 import type { Context } from '../context.ts';
+import type { ForbiddenReason } from '../errors.ts';
 
 interface AccessParam {
   resource: Resource;
@@ -66,8 +67,8 @@ function requiredPermission(failure: AuthFailure): string | null {
   }
 }
 
-function failedScope(failure: AuthFailure): string | null {
-  if (failure.kind === AuthScopeFailureType.AuthScope) return failure.scope;
+function failedScope(failure: AuthFailure): { scope: string; parameter: unknown } | null {
+  if (failure.kind === AuthScopeFailureType.AuthScope) return { scope: failure.scope, parameter: failure.parameter };
   if (failure.kind === AuthScopeFailureType.AllAuthScopes || failure.kind === AuthScopeFailureType.AnyAuthScopes) {
     for (const inner of failure.failures) {
       const found = failedScope(inner);
@@ -77,13 +78,11 @@ function failedScope(failure: AuthFailure): string | null {
   return null;
 }
 
-export function forbidden(permission: string, message?: string): GraphQLError {
-  return new GraphQLError(message ?? `This API key lacks the ${permission} permission needed here.`, {
-    extensions: { code: 'FORBIDDEN', requiredPermission: permission },
-  });
+export function forbidden(permission: string, reason: ForbiddenReason, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', reason, requiredPermission: permission } });
 }
 
-/** FORBIDDEN with the missing permission named in the message and in extensions. */
+/** FORBIDDEN with why (the key's permission or the user's role) and the missing permission, in the message and in extensions. */
 export function unauthorizedError(_parent: unknown, ctx: Context, info: GraphQLResolveInfo, result: ForbiddenResult) {
   if (!ctx.key) {
     return new GraphQLError('Missing API key: only introspection works without one.', {
@@ -91,21 +90,27 @@ export function unauthorizedError(_parent: unknown, ctx: Context, info: GraphQLR
     });
   }
   const permission = requiredPermission(result.failure);
-  const scope = failedScope(result.failure);
+  const failed = failedScope(result.failure);
+  const scope = failed?.scope;
   const field = `${info.parentType.name}.${info.fieldName}`;
   if (permission && scope === 'workspaceRole') {
     return forbidden(
       permission,
+      'ROLE',
       `Your role in this workspace does not allow ${permission} (needed by ${field}); ask a workspace owner.`,
     );
   }
   if (permission && scope === 'unrestrictedKey') {
     return forbidden(
       permission,
+      'SCOPE',
       `This API key is restricted to some workspaces and so cannot create new ones (${field}); use an unrestricted key.`,
     );
   }
-  if (permission) return forbidden(permission, `This API key lacks the ${permission} permission needed by ${field}.`);
-  return forbidden('workspace:access', `This API key may not access this object (${field}).`);
+  if (permission) return forbidden(permission, 'SCOPE', `This API key lacks the ${permission} permission needed by ${field}.`);
+  // An object of a workspace the key may not see: restricted away by the key, or the user is no member.
+  const workspaceId = scope === 'visibleWorkspace' ? String(failed!.parameter) : null;
+  const reason = workspaceId && keyAllowsWorkspace(ctx.key.grant, workspaceId) ? 'ROLE' : 'SCOPE';
+  return forbidden('workspace:access', reason, `This API key may not access this object (${field}).`);
 }
 

@@ -1,5 +1,5 @@
 import { RESOURCES, type Access, type Permission, type Resource, type Role } from '../rules/permissions.ts';
-import type { KeyStatus } from '../rules/keys.ts';
+import type { DeactivationReason, KeyStatus } from '../rules/keys.ts';
 import { builder } from './builder.ts';
 
 export const ResourceEnum = builder.enumType('Resource', {
@@ -41,5 +41,17 @@ export const KeyStatusEnum = builder.enumType('ApiKeyStatus', {
   values: {
     ACTIVE: { value: 'ACTIVE' as KeyStatus, description: 'Usable (unless expired).' },
     DEACTIVATED: { value: 'DEACTIVATED' as KeyStatus, description: 'Refused with 401; cannot be re-activated.' },
+  },
+});
+
+export const DeactivationReasonEnum = builder.enumType('ApiKeyDeactivationReason', {
+  description: 'Why a key no longer works.',
+  values: {
+    MANUAL: { value: 'MANUAL' as DeactivationReason, description: 'Deactivated by its user (deactivateApiKey or the CLI).' },
+    EXPIRED: { value: 'EXPIRED' as DeactivationReason, description: 'Past its expiresAt (its status stays ACTIVE: expiry is part of the key).' },
+    IDLE: { value: 'IDLE' as DeactivationReason, description: 'Unused for longer than its idle timeout.' },
+    ROTATED: { value: 'ROTATED' as DeactivationReason, description: 'Replaced by a rotation.' },
+    LEAKED: { value: 'LEAKED' as DeactivationReason, description: 'Found in public content by a secret scanner (GitHub secret scanning) and deactivated at once.' },
+    POLICY: { value: 'POLICY' as DeactivationReason, description: "Deactivated because it breaks its workspace's key policy." },
   },
 });

@@ -11,7 +11,7 @@ import {
   type Utm,
 } from '../core/links.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
-import { shortUrl, UTM_FIELDS } from '../rules/links.ts';
+import { PLATFORM_DOMAIN, shortUrl, shownDomain, UTM_FIELDS } from '../rules/links.ts';
 import { builder } from './builder.ts';
 import { DomainRef } from './domains.ts';
 import { mutationErrors } from './errors.ts';
@@ -53,15 +53,18 @@ builder.node(LinkRef, {
   loadMany: (ids, ctx: Context) => loadAll(ctx.loaders.link, ids),
   fields: (t) => ({
     url: t.exposeString('url', { description: 'The destination: an absolute http(s) URL.' }),
-    hostname: t.exposeString('domain', { description: 'The host the link answers on (the platform domain or a custom one).' }),
+    hostname: t.string({
+      description: 'The host the link answers on (the platform domain or a custom one).',
+      resolve: (link, _args, ctx) => shownDomain(link.domain, ctx.services.config.shortDomain),
+    }),
     domain: t.field({
       type: DomainRef,
       nullable: true,
       description: "The custom domain of the link; null when it uses the platform's short domain.",
-      resolve: (link, _args, ctx) => (link.domain === ctx.services.config.shortDomain ? null : ctx.loaders.domainByHost.load(link.domain)),
+      resolve: (link, _args, ctx) => (link.domain === PLATFORM_DOMAIN ? null : ctx.loaders.domainByHost.load(link.domain)),
     }),
     slug: t.exposeString('slug', { description: 'The path after the domain (case-sensitive).' }),
-    shortUrl: t.string({ description: 'The full short URL to share.', resolve: (link) => shortUrl(link) }),
+    shortUrl: t.string({ description: 'The full short URL to share.', resolve: (link, _args, ctx) => shortUrl(link, ctx.services.config.shortDomain) }),
     title: t.string({ nullable: true, description: 'A title for people.', resolve: (link) => link.title ?? null }),
     description: t.string({ nullable: true, description: 'A note for people.', resolve: (link) => link.description ?? null }),
     tags: t.exposeStringList('tags', { description: 'Free-form tags for filtering.' }),
@@ -101,7 +104,7 @@ const LinkFilter = builder.inputType('LinkFilter', {
   description: 'Narrows a list of links; all given conditions must hold.',
   fields: (t) => ({
     projectId: t.id({ description: 'Only links of this project.' }),
-    domain: t.string({ description: 'Only links on this hostname.' }),
+    domain: t.string({ description: 'Only links on this hostname (the short domain: links on the platform domain).' }),
     tag: t.string({ description: 'Only links with this tag.' }),
     search: t.string({ description: 'Case-insensitive text in the URL, slug or title.' }),
     archived: t.boolean({ description: 'true: only archived; false (default): only active; to see both, run two queries.' }),
@@ -211,7 +214,7 @@ const CreateLinkInput = builder.inputType('CreateLinkInput', {
   fields: (t) => ({
     workspaceId: t.id({ required: true, description: 'The global id of the workspace.' }),
     url: t.string({ required: true, description: 'The destination: an absolute http(s) URL, at most 2048 characters.' }),
-    domain: t.string({ description: "A verified domain of the workspace; default: its primary domain, else the platform's." }),
+    domain: t.string({ description: "A verified domain of the workspace, or the platform's short domain; default: its primary domain, else the platform's." }),
     slug: t.string({ description: 'A custom slug ([A-Za-z0-9_-], 1–64, case-sensitive); default: 7 random characters.' }),
     title: t.string({ description: 'A title (at most 200 characters).' }),
     description: t.string({ description: 'A note (at most 1000 characters).' }),
@@ -244,7 +247,7 @@ const UpdateLinkInput = builder.inputType('UpdateLinkInput', {
   fields: (t) => ({
     id: t.id({ required: true, description: 'The global id of the link.' }),
     url: t.string({ description: 'A new destination.' }),
-    domain: t.string({ description: 'Move the link to another verified domain of the workspace.' }),
+    domain: t.string({ description: "Move the link to another verified domain of the workspace, or to the platform's short domain." }),
     slug: t.string({ description: 'A new custom slug.' }),
     title: t.string({ description: 'A new title.' }),
     description: t.string({ description: 'A new note.' }),
