@@ -179,6 +179,7 @@ async function main() {
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '1000000',
     ANONYMOUS_RATE_LIMIT_PER_MINUTE: '1000000',
+    RATE_LIMIT_POINTS_PER_MINUTE: '100000000',
     AUTH_FAILURE_LIMIT_PER_MINUTE: '1000000',
     // The change log costs one read by _id per 400 ms per instance whatever the traffic: left
     // out here so that the per-request command counts are per request.

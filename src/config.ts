@@ -34,6 +34,8 @@ export interface Config {
   /** How often each instance reads the shared log of key changes (0: never; for a single instance). */
   keyChangePollMs: number;
   rateLimitPerMinute: number;
+  /** Query-cost points per key (or anonymous address) per minute, unless a key has its own pointsPerMinute. */
+  rateLimitPointsPerMinute: number;
   rateLimitStore: RateLimitStore;
   introspection: IntrospectionMode;
   logLevel: LogLevel;
@@ -55,6 +57,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** GitHub's secret-scanning signing keys (SECRET_SCANNING_PUBLIC_KEYS); null: the endpoint is off. */
   secretScanningKeys: SigningKeys | null;
+  /** Audit events older than this many days are purged (AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -179,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
     keyCacheMaxEntries: readInt(env, 'KEY_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
     keyChangePollMs: readInt(env, 'KEY_REVOCATION_POLL_MS', 400, 0, 60_000),
     rateLimitPerMinute: readInt(env, 'RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+    rateLimitPointsPerMinute: readInt(env, 'RATE_LIMIT_POINTS_PER_MINUTE', 10_000, 1, 100_000_000),
     rateLimitStore: readChoice(env, 'RATE_LIMIT_STORE', ['memory', 'mongo'] as const, 'memory'),
     introspection: readChoice(env, 'INTROSPECTION', ['public', 'key', 'off'] as const, 'public'),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -195,5 +200,6 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: readChoice(env, 'METRICS', ['on', 'off'] as const, 'off') === 'on',
     metricsToken,
     secretScanningKeys: readSigningKeys(env),
+    auditRetentionDays: readInt(env, 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
   };
 }

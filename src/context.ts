@@ -1,4 +1,5 @@
 import type { AuthenticatedKey } from './auth/authenticate.ts';
+import type { RequestCost } from './auth/points.ts';
 import type { RateLimitDecision } from './auth/rate-limit.ts';
 import { createActor, type Actor } from './core/actor.ts';
 import type { Services } from './services.ts';
@@ -10,6 +11,10 @@ export interface Context extends Actor {
   clientIp: string | null;
   /** This request's rate-limit decision; null when none was taken (no HTTP request behind the context). */
   rateLimit: RateLimitDecision | null;
+  /** This operation's requested cost and points budget, set just before it executes (GraphQL over HTTP only). */
+  cost?: RequestCost;
+  /** Set on the view `authorize` checks a document through: its checks are not uses of a permission. */
+  dryRun?: boolean;
 }
 
 /** What the HTTP layer learned about a request before GraphQL runs. */
@@ -26,5 +31,9 @@ export interface RequestFacts {
  * is built on it, so the signal the GraphQL layer sets on the context reaches its loaders.
  */
 export function createContext(services: Services, { key, ...facts }: RequestFacts, into: object = {}): Context {
-  return Object.assign(createActor(services, key, null, into), facts);
+  const origin = { ip: facts.clientIp, userAgent: facts.request.headers.get('user-agent'), requestId: facts.requestId };
+  const context = Object.assign(createActor(services, key, null, into), facts, { origin });
+  // In memory unless this instance has not seen the key at this address yet (then at the next flush).
+  services.audit.noteKeyUse(context);
+  return context;
 }

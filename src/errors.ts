@@ -3,10 +3,11 @@
 /**
  * Why a FORBIDDEN error refused, in its `extensions.reason`. IP_NOT_ALLOWED refuses the whole
  * request (HTTP 403, no data); the others refuse one field (HTTP 200, that field null): SCOPE when
- * the key lacks the permission, ROLE when the user's role in the workspace is too low. POLICY is
- * reserved for workspace policies on keys, which nothing enforces yet.
+ * the key lacks the permission, ROLE when the user's role in the workspace is too low, POLICY when
+ * the key breaks that workspace's key policy (`extensions.policy` names the rule). TRUSTED_DOCUMENTS_ONLY refuses
+ * the whole request (HTTP 403) of a trustedDocumentsOnly key that sent a raw query.
  */
-export const FORBIDDEN_REASONS = ['IP_NOT_ALLOWED', 'SCOPE', 'ROLE', 'POLICY'] as const;
+export const FORBIDDEN_REASONS = ['IP_NOT_ALLOWED', 'SCOPE', 'ROLE', 'POLICY', 'TRUSTED_DOCUMENTS_ONLY'] as const;
 export type ForbiddenReason = (typeof FORBIDDEN_REASONS)[number];
 
 export class ValidationError extends Error {
@@ -36,6 +37,23 @@ export class ConflictError extends Error {
   ) {
     super(message);
     this.name = 'ConflictError';
+  }
+}
+
+/**
+ * A write refused by one of the key's own restrictions on what it may write (allowedDestinations,
+ * allowedDomains): FORBIDDEN, reason SCOPE, with the restriction named in `extensions.restriction`.
+ */
+export class KeyRestrictionError extends Error {
+  readonly code = 'FORBIDDEN';
+  readonly reason: ForbiddenReason = 'SCOPE';
+  constructor(
+    readonly restriction: 'allowedDestinations' | 'allowedDomains',
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KeyRestrictionError';
   }
 }
 

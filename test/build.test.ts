@@ -65,9 +65,10 @@ it('the build runs on plain node: server on the embedded database, GraphiQL, the
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ query }),
     }).then((res) => res.json());
-  expect(await graphql('{ __typename }')).toEqual({ data: { __typename: 'Query' } });
-  expect(await graphql('{ viewer { user { email } } }', { authorization: `Bearer ${key}` })).toEqual({
-    data: { viewer: { user: { email: 'ops@example.com' } } },
+  // Every answer also carries extensions.cost (test/cost.test.ts checks it).
+  expect((await graphql('{ __typename }')).data).toEqual({ __typename: 'Query' });
+  expect((await graphql('{ viewer { user { email } } }', { authorization: `Bearer ${key}` })).data).toEqual({
+    viewer: { user: { email: 'ops@example.com' } },
   });
   // GraphiQL's page is rendered by a module loaded on first use.
   const page = await fetch(`http://127.0.0.1:${port}/graphql`, { headers: { accept: 'text/html' } });

@@ -78,7 +78,7 @@ describe('CLI (the real bin, on its own embedded database)', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ query: '{ viewer { user { email } } }' }),
     });
-    expect(await response.json()).toEqual({ data: { viewer: { user: { email: 'demo@taapit.local' } } } });
+    expect((await response.json()).data).toEqual({ viewer: { user: { email: 'demo@taapit.local' } } });
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });

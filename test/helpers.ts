@@ -109,6 +109,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     // Suites make many anonymous and failing calls from 127.0.0.1; test/edge.test.ts sets these limits itself.
     ANONYMOUS_RATE_LIMIT_PER_MINUTE: '100000',
     AUTH_FAILURE_LIMIT_PER_MINUTE: '100000',
+    // Suites run many big queries per key within a minute; test/cost.test.ts sets the budget itself.
+    RATE_LIMIT_POINTS_PER_MINUTE: '100000000',
     // One instance per test app: no reads of the key change log in the round-trip counts (test/instances.test.ts reads it).
     KEY_REVOCATION_POLL_MS: '0',
     ...env,
@@ -132,7 +134,9 @@ export function createTestApp(db: Database, env: Record<string, string> = {}, ov
 export interface GqlResult<T = any> {
   status: number;
   headers: Headers;
-  body: { data?: T; errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[] };
+  body: { data?: T; errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[]; extensions?: Record<string, any> };
+  /** The answer's extensions.cost, taken out of `body` so that bodies compare as they are (see test/cost.test.ts). */
+  cost?: Record<string, any>;
 }
 
 /** One GraphQL call through app.fetch, in process. */
@@ -149,7 +153,16 @@ export async function gql<T = any>(
     new Request('http://tpt.test/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) }),
     { clientIp: options.ip ?? '127.0.0.1' },
   );
-  return { status: response.status, headers: response.headers, body: await response.json() };
+  return { status: response.status, headers: response.headers, ...withoutCost(await response.json()) };
+}
+
+/** Moves extensions.cost, which every answer carries, out of the body. */
+export function withoutCost<B extends { extensions?: Record<string, any> }>(body: B): { body: B; cost?: Record<string, any> } {
+  const cost = body?.extensions?.cost;
+  if (!cost) return { body };
+  const { cost: _cost, ...rest } = body.extensions!;
+  const { extensions: _extensions, ...others } = body;
+  return { body: (Object.keys(rest).length > 0 ? { ...others, extensions: rest } : others) as B, cost };
 }
 
 /** Serves the app on a real loopback socket. */

@@ -46,6 +46,7 @@ const ORDERS: Record<string, ListOrder> = {
   WorkspaceConnection: newest('workspace'),
   WorkspaceInvitationConnection: newest('invitation'),
   WorkspaceMemberConnection: { key: 'member.createdAt.1', field: 'createdAt', direction: 1, type: 'date' },
+  AuditEventConnection: newest('auditEvent'),
 };
 const BY_CLICKS: ListOrder = { key: 'link.clicks.-1', field: 'clicks', direction: -1, type: 'number' };
 /** A position in a list: a date (or a number, for clicks) or null, and an id. */

@@ -45,8 +45,10 @@ describe('the shared rate limit (RATE_LIMIT_STORE=mongo) is exact across connect
     const other = await otherConnection();
     try {
       const window = other.model('RateLimitWindow', RateLimitWindow.schema);
-      const first = new MongoRateLimiter();
-      const second = new MongoRateLimiter(Date.now, window);
+      // One clock for both: under load the hits could otherwise straddle a window boundary.
+      const start = Date.now();
+      const first = new MongoRateLimiter(() => start);
+      const second = new MongoRateLimiter(() => start, window);
       const hits = Array.from({ length: 150 }, () => [first.hit('key:exact', 100), second.hit('key:exact', 100)]).flat();
       const decisions = await Promise.all(hits);
       expect(decisions.filter((d) => d.allowed)).toHaveLength(100);

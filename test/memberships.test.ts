@@ -75,7 +75,7 @@ describe('the roles document follows the memberships', () => {
     const sent = await commandsOf(async () => {
       id = (await gql(t.app, CREATE, { i: { name: 'Fresh' } }, { key: secret })).body.data.createWorkspace.workspace.id;
     });
-    expect(writes(sent)).toEqual(['insert workspaces', 'insert memberships', 'update userroles']);
+    expect(writes(sent)).toEqual(['insert workspaces', 'insert memberships', 'update userroles', 'insert auditevents']);
     const raw = (await Workspace.findOne({ name: 'Fresh', createdByUserId: owner._id }).lean())!._id;
     expect(await rolesOf(owner)).toEqual({ [String(raw)]: 'OWNER' });
     expect((await gql(t.app, WORKSPACE, { id }, { key: secret })).body.data.workspace).toEqual({ name: 'Fresh', viewerRole: 'OWNER' });
@@ -95,7 +95,7 @@ describe('the roles document follows the memberships', () => {
     const accepted = await commandsOf(async () => {
       expect((await gql(t.app, ACCEPT, { i: { invitationId: invitation } }, { key: guestKey })).body.data.acceptWorkspaceInvitation.member).toEqual({ role: 'VIEWER' });
     });
-    expect(writes(accepted).filter((w) => w !== 'update workspaceinvitations')).toEqual(['insert memberships', 'update userroles']);
+    expect(writes(accepted).filter((w) => w !== 'update workspaceinvitations')).toEqual(['insert memberships', 'update userroles', 'insert auditevents']);
     expect((await rolesOf(guest))![String(workspace._id)]).toBe('VIEWER');
     expect((await gql(t.app, WORKSPACE, { id: workspaceId }, { key: guestKey })).body.data.workspace.viewerRole).toBe('VIEWER');
 
@@ -103,13 +103,13 @@ describe('the roles document follows the memberships', () => {
     const promoted = await commandsOf(async () => {
       expect((await gql(t.app, UPDATE, member('OWNER'), { key: ownerKey })).body.data.updateWorkspaceMember.member.role).toBe('OWNER');
     });
-    expect(writes(promoted)).toEqual(['update memberships', 'update userroles']);
+    expect(writes(promoted)).toEqual(['update memberships', 'update userroles', 'insert auditevents']);
     expect((await rolesOf(guest))![String(workspace._id)]).toBe('OWNER');
 
     const demoted = await commandsOf(async () => {
       expect((await gql(t.app, UPDATE, member('MEMBER'), { key: ownerKey })).body.data.updateWorkspaceMember.member.role).toBe('MEMBER');
     });
-    expect(writes(demoted)).toEqual(['update userroles', 'update memberships']);
+    expect(writes(demoted)).toEqual(['update userroles', 'update memberships', 'insert auditevents']);
     expect(await rolesOf(guest)).toEqual({ [String((await Workspace.findOne({ name: 'own', createdByUserId: guest._id }).lean())!._id)]: 'OWNER', [String(workspace._id)]: 'MEMBER' });
     // The owner's other workspaces are untouched.
     expect(await rolesOf(owner)).toEqual({ [String(workspace._id)]: 'OWNER', [String(other._id)]: 'OWNER' });
@@ -135,7 +135,7 @@ describe('the roles document follows the memberships', () => {
       const result = await gql(t.app, REMOVE, { i: { workspaceId: gid('Workspace', workspace._id), userId: gid('User', leaver._id) } }, { key: ownerKey });
       expect(result.body.data.removeWorkspaceMember.__typename).toBe('DeletePayload');
     });
-    expect(writes(sent)).toEqual(['update userroles', 'delete memberships']);
+    expect(writes(sent)).toEqual(['update userroles', 'delete memberships', 'insert auditevents']);
     expect(await rolesOf(leaver)).toEqual({ [String(kept._id)]: 'OWNER' });
     const leaverKey = (await makeKey(leaver)).secret;
     expect((await gql(t.app, WORKSPACE, { id: gid('Workspace', workspace._id) }, { key: leaverKey })).body.data.workspace).toBeNull();

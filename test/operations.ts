@@ -26,6 +26,7 @@ const m = (field: string, inputType: string, selection: string) =>
 export const OPERATIONS: Operation[] = [
   // Queries
   { field: 'viewer', kind: 'query', resource: 'KEYS', level: 'NONE', role: null, targetless: true, document: '{ viewer { key { id } } }', variables: () => ({}) },
+  { field: 'rateLimit', kind: 'query', resource: 'KEYS', level: 'NONE', role: null, targetless: true, document: '{ rateLimit { limit cost remaining used resetAt } }', variables: () => ({}) },
   { field: 'apiKeys', kind: 'query', resource: 'KEYS', level: 'READ', role: null, targetless: true, document: '{ apiKeys(first: 5) { totalCount } }', variables: () => ({}) },
   { field: 'apiKey', kind: 'query', resource: 'KEYS', level: 'READ', role: null, document: 'query($id: ID!) { apiKey(id: $id) { id } }', variables: (t) => ({ id: t.keyId }) },
   { field: 'workspaces', kind: 'query', resource: 'WORKSPACES', level: 'READ', role: null, targetless: true, document: '{ workspaces(first: 5) { totalCount } }', variables: () => ({}) },
@@ -37,6 +38,9 @@ export const OPERATIONS: Operation[] = [
   { field: 'domain', kind: 'query', resource: 'DOMAINS', level: 'READ', role: 'VIEWER', document: 'query($id: ID!) { domain(id: $id) { id hostname } }', variables: (t) => ({ id: t.domainId }) },
   { field: 'linkStats', kind: 'query', resource: 'ANALYTICS', level: 'READ', role: 'VIEWER', document: 'query($id: ID!) { linkStats(linkId: $id) { __typename ... on LinkStats { totalClicks } } }', variables: (t) => ({ id: t.linkId }) },
   { field: 'workspaceStats', kind: 'query', resource: 'ANALYTICS', level: 'READ', role: 'VIEWER', document: 'query($id: ID!) { workspaceStats(workspaceId: $id) { __typename ... on WorkspaceStats { totalClicks } } }', variables: (t) => ({ id: t.workspaceId }) },
+  { field: 'auditEvents', kind: 'query', resource: 'AUDIT_LOG', level: 'READ', role: 'OWNER', document: 'query($w: ID) { auditEvents(workspaceId: $w, first: 5) { edges { node { id action } } } }', variables: (t) => ({ w: t.workspaceId }) },
+  // A dry run: any valid key may ask, and it executes nothing (test/authorize.test.ts).
+  { field: 'authorize', kind: 'query', resource: 'KEYS', level: 'NONE', role: null, targetless: true, document: 'query($q: String!) { authorize(input: { query: $q }) { allowed } }', variables: () => ({ q: '{ viewer { key { id } } }' }) },
   { field: 'node', kind: 'query', resource: 'LINKS', level: 'READ', role: 'VIEWER', document: 'query($id: ID!) { node(id: $id) { id ... on Link { slug } } }', variables: (t) => ({ id: t.linkId }) },
 
   // Key management
@@ -49,6 +53,8 @@ export const OPERATIONS: Operation[] = [
   // Workspaces and members
   { field: 'createWorkspace', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: null, targetless: true, document: m('createWorkspace', 'CreateWorkspaceInput', '... on WorkspacePayload { workspace { id } }'), variables: () => ({ input: { name: 'new' } }) },
   { field: 'updateWorkspace', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('updateWorkspace', 'UpdateWorkspaceInput', '... on WorkspacePayload { workspace { id } }'), variables: (t) => ({ input: { id: t.workspaceId, name: 'renamed' } }) },
+  // A policy every key meets, so that running it never locks other operations out.
+  { field: 'updateWorkspaceKeyPolicy', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('updateWorkspaceKeyPolicy', 'UpdateWorkspaceKeyPolicyInput', '... on WorkspaceKeyPolicyPayload { keyPolicy { requireExpiry } }'), variables: (t) => ({ input: { workspaceId: t.workspaceId, requireExpiry: false, maxLifetimeDays: null } }) },
   { field: 'deleteWorkspace', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('deleteWorkspace', 'WorkspaceIdInput', '... on DeletePayload { deletedId }'), variables: (t) => ({ input: { id: t.workspaceId } }) },
   { field: 'inviteWorkspaceMember', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('inviteWorkspaceMember', 'InviteWorkspaceMemberInput', '... on WorkspaceInvitationPayload { invitation { id status } }'), variables: (t) => ({ input: { workspaceId: t.workspaceId, email: t.newMemberEmail, role: 'VIEWER' } }) },
   { field: 'revokeWorkspaceInvitation', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('revokeWorkspaceInvitation', 'WorkspaceInvitationIdInput', '... on WorkspaceInvitationPayload { invitation { status } }'), variables: (t) => ({ input: { id: t.invitationId } }) },
@@ -73,6 +79,11 @@ export const OPERATIONS: Operation[] = [
   { field: 'verifyDomain', kind: 'mutation', resource: 'DOMAINS', level: 'WRITE', role: 'OWNER', document: m('verifyDomain', 'DomainIdInput', '... on DomainPayload { domain { verified } }'), variables: (t) => ({ input: { id: t.unverifiedDomainId } }) },
   { field: 'updateDomain', kind: 'mutation', resource: 'DOMAINS', level: 'WRITE', role: 'OWNER', document: m('updateDomain', 'UpdateDomainInput', '... on DomainPayload { domain { id } }'), variables: (t) => ({ input: { id: t.domainId, notFoundUrl: 'https://example.com/404' } }) },
   { field: 'deleteDomain', kind: 'mutation', resource: 'DOMAINS', level: 'WRITE', role: 'OWNER', document: m('deleteDomain', 'DeleteDomainInput', '... on DeletePayload { deletedId }'), variables: (t) => ({ input: { id: t.domainId, archiveLinks: true } }) },
+
+  // Trusted documents (test/trusted-documents.test.ts): a workspace's settings, so OWNERs write them.
+  { field: 'trustedDocuments', kind: 'query', resource: 'WORKSPACES', level: 'READ', role: 'VIEWER', document: 'query($w: ID!) { trustedDocuments(workspaceId: $w) { documentId } }', variables: (t) => ({ w: t.workspaceId }) },
+  { field: 'registerTrustedDocuments', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('registerTrustedDocuments', 'RegisterTrustedDocumentsInput', '... on RegisterTrustedDocumentsPayload { documents { documentId } }'), variables: (t) => ({ input: { workspaceId: t.workspaceId, documents: ['{ viewer { key { id } } }'] } }) },
+  { field: 'deleteTrustedDocuments', kind: 'mutation', resource: 'WORKSPACES', level: 'WRITE', role: 'OWNER', document: m('deleteTrustedDocuments', 'DeleteTrustedDocumentsInput', '... on DeleteTrustedDocumentsPayload { deletedIds }'), variables: (t) => ({ input: { workspaceId: t.workspaceId, documentIds: [`sha256:${'0'.repeat(64)}`] } }) },
 ];
 
 export type Outcome = { kind: 'ok' } | { kind: 'notFound' } | { kind: 'forbidden'; requiredPermission: string } | { kind: 'other'; detail: string };

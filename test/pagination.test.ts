@@ -255,11 +255,15 @@ describe('totalCount from counters', () => {
     const w = gid('Workspace', ws._id);
     await total('{ viewer { key { id } } }', {}); // warm the key cache
     const sent = await commandsDuring(started, () => total('query($w: ID) { links(workspaceId: $w) { totalCount } }', { w }));
-    // Besides the key's roles (one read by _id), the counter: nothing reads the links.
+    // Besides the key's roles (one read by _id) and the workspace (by _id, for its key policy; then
+    // cached across requests), the counter: nothing reads the links.
     const collection = (c: { command: Record<string, any> }) => c.command.find ?? c.command.count ?? c.command.aggregate;
     expect(sent.filter((c) => collection(c) !== 'userroles').map((c) => [c.commandName, collection(c), c.command.filter])).toEqual([
+      ['find', 'workspaces', { _id: ws._id }],
       ['find', 'counters', { _id: `links:${ws._id}` }],
     ]);
+    const warm = await commandsDuring(started, () => total('query($w: ID) { links(workspaceId: $w) { totalCount } }', { w }));
+    expect(warm.filter((c) => collection(c) !== 'userroles').map((c) => collection(c))).toEqual(['counters']);
     expect((await total('query($w: ID) { links(workspaceId: $w) { totalCount } }', { w })).links.totalCount).toBe(4);
     const filtered = await commandsDuring(started, () => total('query($w: ID) { links(workspaceId: $w, filter: { tag: "x" }) { totalCount } }', { w }));
     expect(filtered.filter((c) => collection(c) === 'links').map((c) => c.commandName)).toEqual(['aggregate']);

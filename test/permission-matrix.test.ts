@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isIntrospectionOnly } from '../src/yoga.ts';
 import { atLeast, canReadKeys, canWriteKeys, keyAccess, permissionName, roleAccess, type KeyGrant, type Role, type Scope } from '../src/rules/permissions.ts';
-import { Domain } from '../src/models/domain.ts';
 import { schema } from '../src/schema/index.ts';
 import { createTestApp, gql, makeKey, makeUser, makeWorkspace, useTestDatabase, type TestApp } from './helpers.ts';
 import { OPERATIONS, outcomeOf, type Operation, type Outcome } from './operations.ts';
-import { makeTarget } from './world.ts';
+import { makeTarget, publishedZone } from './world.ts';
 
 const { db } = useTestDatabase();
 let t: TestApp;
-
-// A fake DNS zone in which every domain has published its verification record.
-const publishedZone = async (name: string) => {
-  const domain = await Domain.findOne({ hostname: name.replace(/^_taapit-verify\./, '') }).lean();
-  return domain ? [`taapit-verify=${domain.verificationToken}`] : [];
-};
 
 beforeAll(() => {
   t = createTestApp(db(), {}, { txtResolver: publishedZone });

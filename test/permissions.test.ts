@@ -22,10 +22,10 @@ import {
 // The permission and role tables, written out by hand: the code must agree with them cell by cell.
 const W = 'WRITE', R = 'READ', N = 'NONE';
 const KEY_TABLE: Record<string, Record<Resource, Access>> = {
-  FULL: { WORKSPACES: W, PROJECTS: W, LINKS: W, DOMAINS: W, ANALYTICS: R },
-  READ_ONLY: { WORKSPACES: R, PROJECTS: R, LINKS: R, DOMAINS: R, ANALYTICS: R },
-  'LIMITED links:WRITE analytics:READ': { WORKSPACES: N, PROJECTS: N, LINKS: W, DOMAINS: N, ANALYTICS: R },
-  'LIMITED projects:READ': { WORKSPACES: N, PROJECTS: R, LINKS: N, DOMAINS: N, ANALYTICS: N },
+  FULL: { WORKSPACES: W, PROJECTS: W, LINKS: W, DOMAINS: W, ANALYTICS: R, AUDIT_LOG: R },
+  READ_ONLY: { WORKSPACES: R, PROJECTS: R, LINKS: R, DOMAINS: R, ANALYTICS: R, AUDIT_LOG: R },
+  'LIMITED links:WRITE analytics:READ': { WORKSPACES: N, PROJECTS: N, LINKS: W, DOMAINS: N, ANALYTICS: R, AUDIT_LOG: N },
+  'LIMITED projects:READ': { WORKSPACES: N, PROJECTS: R, LINKS: N, DOMAINS: N, ANALYTICS: N, AUDIT_LOG: N },
 };
 const GRANTS: Record<string, KeyGrant> = {
   FULL: { permission: 'FULL', scopes: [], workspaces: [] },
@@ -41,9 +41,9 @@ const GRANTS: Record<string, KeyGrant> = {
   'LIMITED projects:READ': { permission: 'LIMITED', scopes: [{ resource: 'PROJECTS', access: 'READ' }], workspaces: [] },
 };
 const ROLE_TABLE: Record<Role, Record<Resource, Access>> = {
-  OWNER: { WORKSPACES: W, PROJECTS: W, LINKS: W, DOMAINS: W, ANALYTICS: R },
-  MEMBER: { WORKSPACES: R, PROJECTS: W, LINKS: W, DOMAINS: R, ANALYTICS: R },
-  VIEWER: { WORKSPACES: R, PROJECTS: R, LINKS: R, DOMAINS: R, ANALYTICS: R },
+  OWNER: { WORKSPACES: W, PROJECTS: W, LINKS: W, DOMAINS: W, ANALYTICS: R, AUDIT_LOG: R },
+  MEMBER: { WORKSPACES: R, PROJECTS: W, LINKS: W, DOMAINS: R, ANALYTICS: R, AUDIT_LOG: N },
+  VIEWER: { WORKSPACES: R, PROJECTS: R, LINKS: R, DOMAINS: R, ANALYTICS: R, AUDIT_LOG: N },
 };
 const RANK = { NONE: 0, READ: 1, WRITE: 2 } as const;
 
@@ -88,9 +88,13 @@ const bounds = (grant: Partial<KeyBounds> = {}): KeyBounds => ({
   expiresAt: null,
   allowedIps: [],
   rateLimit: null,
+  allowedDestinations: [],
+  allowedDomains: [],
+  idleTimeoutDays: null,
+  trustedDocumentsOnly: false,
   ...grant,
 });
-const SETTINGS = { defaultRateLimit: 600 };
+const SETTINGS = { defaultRateLimit: 600, defaultPointsPerMinute: 10_000 };
 const fields = (parent: KeyBounds, child: KeyBounds) => mintViolations(parent, child, SETTINGS).map((v) => v.field);
 
 describe('can key A mint key B', () => {
@@ -122,6 +126,9 @@ describe('can key A mint key B', () => {
     ['rate-limited FULL mints an equal or slower key', bounds({ rateLimit: 100 }), bounds({ rateLimit: 100 }), []],
     ['a FULL key on the default cannot mint a key faster than the default', full, bounds({ rateLimit: 601 }), ['rateLimit']],
     ['a FULL key on the default mints one on the default or slower', full, bounds({ rateLimit: 600 }), []],
+    ['a points-budgeted FULL cannot mint a key on the server default', bounds({ pointsPerMinute: 100 }), full, ['pointsPerMinute']],
+    ['a points-budgeted FULL mints an equal or smaller budget', bounds({ pointsPerMinute: 100 }), bounds({ pointsPerMinute: 100 }), []],
+    ['a FULL key on the default cannot mint a budget over the default', full, bounds({ pointsPerMinute: 10_001 }), ['pointsPerMinute']],
     ['every axis at once', bounds({ workspaces: ['w1'], expiresAt: new Date(now + day), allowedIps: ['10.0.0.0/8'], rateLimit: 5 }), full, ['workspaces', 'expiresAt', 'allowedIps', 'rateLimit']],
   ] as [string, KeyBounds, KeyBounds, string[]][])('%s', (_name, parent, child, expected) => {
     expect(fields(parent, child)).toEqual(expected);
@@ -141,6 +148,11 @@ describe('every restriction axis has a check', () => {
     expiresAt: [bounds({ expiresAt: new Date(1e12) }), bounds({ expiresAt: new Date(1e12 + 1) })],
     allowedIps: [bounds({ allowedIps: ['10.0.0.0/8'] }), bounds({ allowedIps: ['11.0.0.0/8'] })],
     rateLimit: [bounds({ rateLimit: 10 }), bounds({ rateLimit: 11 })],
+    pointsPerMinute: [bounds({ pointsPerMinute: 10 }), bounds({ pointsPerMinute: 11 })],
+    allowedDestinations: [bounds({ allowedDestinations: ['*.example.com'] }), bounds({ allowedDestinations: ['example.com'] })],
+    allowedDomains: [bounds({ allowedDomains: ['@platform'] }), bounds({ allowedDomains: ['go.example.com'] })],
+    idleTimeoutDays: [bounds({ idleTimeoutDays: 30 }), bounds({ idleTimeoutDays: 31 })],
+    trustedDocumentsOnly: [bounds({ trustedDocumentsOnly: true }), bounds({ trustedDocumentsOnly: false })],
   };
 
   it('the checks, the cases and the fields of a stored key name the same axes', () => {
@@ -159,6 +171,7 @@ describe('every restriction axis has a check', () => {
 describe('narrowing is a preorder (property)', () => {
   const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.3', '192.168.0.0/16', '2001:db8::/32', '2001:db8:1::/48', '::/0', '0.0.0.0/0'];
   const DATES = [null, new Date(2e12), new Date(2e12 + 1000)];
+  const PATTERNS = ['example.com', '*.example.com', 'a.example.com', '*.a.example.com', 'b.a.example.com', 'xexample.com', '*.org'];
   const arbBounds: fc.Arbitrary<KeyBounds> = fc.record({
     permission: fc.constantFrom('FULL' as const, 'READ_ONLY' as const),
     scopes: fc.constant([]),
@@ -166,6 +179,10 @@ describe('narrowing is a preorder (property)', () => {
     expiresAt: fc.constantFrom(...DATES),
     allowedIps: fc.subarray(CIDRS),
     rateLimit: fc.constantFrom(null, 10, 100, 600, 1000),
+    allowedDestinations: fc.subarray(PATTERNS),
+    allowedDomains: fc.subarray(['@platform', ...PATTERNS]),
+    idleTimeoutDays: fc.constantFrom(null, 1, 30, 90),
+    trustedDocumentsOnly: fc.boolean(),
   });
 
   it('every FULL key may mint itself', () => {

@@ -55,7 +55,7 @@ const PUBLIC_ROOT_FIELDS = new Set<string>(['Query.node']);
 const VALUE_TYPES = new Set([
   'Query', 'Mutation', 'PageInfo', 'KeyScope', 'ResourceAccess', 'RateLimit', 'WorkspaceAccess',
   'ValidationError', 'NotFoundError', 'ConflictError', 'VerificationFailedError',
-  'ClickBreakdown', 'DailyClicks', 'DomainVerification', 'Utm',
+  'ClickBreakdown', 'DailyClicks', 'DomainVerification', 'Utm', 'PermissionUsage',
 ]);
 
 describe('auth coverage', () => {

@@ -8,6 +8,12 @@ import { Project } from '../src/models/project.ts';
 import type { UserDoc } from '../src/models/user.ts';
 import { gid, makeUser, makeWorkspace } from './helpers.ts';
 
+/** A DNS zone (a txtResolver) in which every domain has published its verification record: verifyDomain succeeds. */
+export const publishedZone = async (name: string): Promise<string[]> => {
+  const domain = await Domain.findOne({ hostname: name.replace(/^_taapit-verify\./, '') }).lean();
+  return domain ? [`taapit-verify=${domain.verificationToken}`] : [];
+};
+
 /** Global ids of one workspace's objects, the targets an operation acts on. */
 export interface Target {
   workspaceId: string;

@@ -15,7 +15,7 @@ const config: CodegenConfig = {
         importExtension: '.ts',
         // Every custom scalar must be mapped, so a new one fails codegen instead of becoming `any`.
         strictScalars: true,
-        scalars: { DateTime: 'string' },
+        scalars: { DateTime: 'string', JSON: 'unknown' },
       },
     },
   },

@@ -80,6 +80,7 @@ async function main() {
         LOG_LEVEL: 'warn',
         RATE_LIMIT_PER_MINUTE: '1000000',
         ANONYMOUS_RATE_LIMIT_PER_MINUTE: '1000000',
+        RATE_LIMIT_POINTS_PER_MINUTE: '100000000',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

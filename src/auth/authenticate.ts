@@ -6,7 +6,7 @@ import { changeHint, lastChange, readChange, type Change } from '../models/chang
 import { User, type UserDoc } from '../models/user.ts';
 import type { ForbiddenReason } from '../errors.ts';
 import { buildIpAllowList, ipAllowed } from '../rules/ip.ts';
-import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
+import { hashApiKey, idleDeadline, isWellFormedApiKey } from '../rules/keys.ts';
 import type { KeyGrant } from '../rules/permissions.ts';
 
 /** The key a request is authenticated with, as resolvers see it. */
@@ -103,6 +103,11 @@ export class KeyAuthenticator {
   private emptyReads = 0;
   private changesFailedAt = 0;
   private suspectedGap: number | null = null;
+  /**
+   * When this instance last let each key with idleTimeoutDays in: its uses reach the key record
+   * only with the next usage flush, and the cached record later still, so the idle check counts them from here.
+   */
+  private readonly lastAccepted = new Map<string, number>();
 
   constructor(private readonly options: KeyAuthenticatorOptions) {
     this.now = options.now ?? Date.now;
@@ -133,7 +138,19 @@ export class KeyAuthenticator {
     // Too long since the last read: wait for this one (a bounded wait: an unreachable database
     // leaves the cache as it is rather than holding every request).
     if (reading) await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, CHANGE_WAIT_MS).unref())]);
-    return this.decide(await this.lookup(credential.hash), credential.hash, clientIp);
+    const outcome = this.decide(await this.lookup(credential.hash), credential.hash, clientIp);
+    if (outcome.kind === 'key' && outcome.key.doc.idleTimeoutDays != null) this.noteUse(outcome.key.id);
+    return outcome;
+  }
+
+  private noteUse(keyId: string): void {
+    this.lastAccepted.delete(keyId);
+    // Bounded like the cache: the oldest use known here is dropped first (the record has it by then).
+    if (this.lastAccepted.size >= this.options.maxEntries) {
+      const oldest = this.lastAccepted.keys().next();
+      if (!oldest.done) this.lastAccepted.delete(oldest.value);
+    }
+    this.lastAccepted.set(keyId, this.now());
   }
 
   /**
@@ -214,6 +231,14 @@ export class KeyAuthenticator {
     }
     if (doc.expiresAt && doc.expiresAt.getTime() <= now) {
       return unauthenticated(`This API key expired at ${doc.expiresAt.toISOString()}: create a new key.`, true, 'expired');
+    }
+    const idleUntil = idleDeadline(doc, this.lastAccepted.get(String(doc._id)));
+    if (idleUntil !== null && idleUntil <= now) {
+      return unauthenticated(
+        `This API key was not used for ${doc.idleTimeoutDays} days (its idleTimeoutDays) and stopped working at ${new Date(idleUntil).toISOString()}: create a new key.`,
+        true,
+        'expired',
+      );
     }
     if (entry.allowList && !(clientIp && ipAllowed(entry.allowList, clientIp))) {
       return {

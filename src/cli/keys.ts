@@ -1,6 +1,7 @@
 import { createApiKey, deactivateApiKey, listApiKeys, requireApiKey, type ApiKeyDoc } from '../core/api-keys.ts';
 import type { Position } from '../core/listing.ts';
 import { NotFoundError } from '../errors.ts';
+import { shownDomain } from '../rules/links.ts';
 import { ACCESS_LEVELS, PERMISSIONS, RESOURCES, type Permission, type Scope } from '../rules/permissions.ts';
 import { CommandError, isoOr, required, UsageError, type Command } from './command.ts';
 import { findUser, parseId, showId } from './ids.ts';
@@ -44,7 +45,7 @@ export function table(rows: string[][]): string[] {
 }
 
 /** A key as `key list --json` shows it: the API's field names and ids, no secret or hash. */
-function keyJson(key: ApiKeyDoc) {
+function keyJson(key: ApiKeyDoc, shortDomain: string) {
   return {
     id: showId('ApiKey', key._id),
     name: key.name,
@@ -56,6 +57,9 @@ function keyJson(key: ApiKeyDoc) {
     expiresAt: key.expiresAt?.toISOString() ?? null,
     allowedIps: key.allowedIps,
     rateLimit: key.rateLimit ?? null,
+    allowedDestinations: key.allowedDestinations ?? [],
+    allowedDomains: (key.allowedDomains ?? []).map((pattern) => shownDomain(pattern, shortDomain)),
+    idleTimeoutDays: key.idleTimeoutDays ?? null,
     createdAt: key.createdAt.toISOString(),
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
     usageCount: key.usageCount,
@@ -77,6 +81,14 @@ export const keyCommands: Command[] = [
       scope: { type: 'string', multiple: true, value: 'RESOURCE:ACCESS', help: `for LIMITED: ${RESOURCES.join(', ')} with READ or WRITE; repeat it` },
       workspace: { type: 'string', multiple: true, value: 'ID', help: "restrict the key to this workspace of the user's; repeat it" },
       'expires-in': { type: 'string', value: '30d', help: 'the key stops working after this long: a number and s, m, h or d' },
+      'allowed-destinations': {
+        type: 'string',
+        multiple: true,
+        value: 'HOST',
+        help: "links made with the key may only point to this host (example.com) or hosts below it (*.example.com); repeat it",
+      },
+      'allowed-domains': { type: 'string', multiple: true, value: 'HOST', help: 'the key may only write links on this short-link domain (or pattern); repeat it' },
+      'idle-timeout-days': { type: 'string', value: 'DAYS', help: 'the key stops working after this many days without use (1 to 3650)' },
     },
     examples: [
       'taapit-api key create --email ada@example.com --name laptop --permission FULL',
@@ -92,9 +104,14 @@ export const keyCommands: Command[] = [
       const workspaceIds = ((values.workspace as string[] | undefined) ?? []).map((w) => parseId(w, 'Workspace', 'workspace'));
       const expiresIn = values['expires-in'] as string | undefined;
       const expiresAt = expiresIn === undefined ? null : new Date(Date.now() + parseDuration(expiresIn));
+      const allowedDestinations = (values['allowed-destinations'] as string[] | undefined) ?? [];
+      const allowedDomains = (values['allowed-domains'] as string[] | undefined) ?? [];
+      const idleText = values['idle-timeout-days'] as string | undefined;
+      // Not a whole number: passed on as NaN, which the key's validation refuses with its own message.
+      const idleTimeoutDays = idleText === undefined ? null : /^\d+$/.test(idleText.trim()) ? Number(idleText) : Number.NaN;
       const created = await cli.inDatabase(async ({ actor }) => {
         const user = await findUser(email, 'email');
-        return createApiKey(actor, { userId: user._id, name, permission, scopes, workspaceIds, expiresAt });
+        return createApiKey(actor, { userId: user._id, name, permission, scopes, workspaceIds, expiresAt, allowedDestinations, allowedDomains, idleTimeoutDays });
       });
       const { doc } = created;
       cli.err(`created ${doc.permission} key "${doc.name}" (${doc.hint}, id ${showId('ApiKey', doc._id)}); the secret below is shown only once:`);
@@ -126,7 +143,7 @@ export const keyCommands: Command[] = [
         }
       });
       if (values.json) {
-        cli.out(JSON.stringify(keys.map(keyJson), null, 2));
+        cli.out(JSON.stringify(keys.map((key) => keyJson(key, cli.config.shortDomain)), null, 2));
         return;
       }
       if (keys.length === 0) {

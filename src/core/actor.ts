@@ -25,6 +25,14 @@ export interface Actor {
    * GraphQL queries; none for mutations, the CLI and jobs, whose writes always run to the end.
    */
   signal?: AbortSignal;
+  /** Where the request came from, recorded with the audit events it causes; none for the CLI and jobs. */
+  origin?: RequestOrigin;
+}
+
+export interface RequestOrigin {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
 }
 
 /** `into`: the object to make the actor of (the GraphQL layer's own context), so that what is set on it later reaches the loaders. */

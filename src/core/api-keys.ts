@@ -1,6 +1,9 @@
 import { Types } from 'mongoose';
 import { allowedIpError } from '../rules/ip.ts';
-import { generateApiKey, hashApiKey, keyHint, type KeyStatus } from '../rules/keys.ts';
+import { MAX_HOST_PATTERNS, normaliseHostPattern } from '../rules/host-patterns.ts';
+import { generateApiKey, hashApiKey, keyHint, MAX_IDLE_TIMEOUT_DAYS, type KeyStatus } from '../rules/keys.ts';
+import { PLATFORM_DOMAIN } from '../rules/links.ts';
+import { isPlatformHost } from '../rules/validation.ts';
 import {
   mintViolations,
   validateScopes,
@@ -16,6 +19,7 @@ import { ApiKeySecret } from '../models/api-key-secret.ts';
 import { Membership } from '../models/workspace.ts';
 import type { Actor } from './actor.ts';
 import { announceChange } from './changes.ts';
+import { audit, changesOf, type AuditInput } from './audit.ts';
 import { listing, newestFirst, type Listing } from './listing.ts';
 
 export type { ApiKeyDoc } from '../models/api-key.ts';
@@ -28,6 +32,12 @@ export interface KeySpecInput {
   expiresAt?: Date | null;
   allowedIps?: readonly string[] | null;
   rateLimit?: number | null;
+  pointsPerMinute?: number | null;
+  trustedDocumentsOnly?: boolean | null;
+  allowedDestinations?: readonly string[] | null;
+  /** Hostnames as people write them: the platform's short domain by its SHORT_DOMAIN name. */
+  allowedDomains?: readonly string[] | null;
+  idleTimeoutDays?: number | null;
 }
 
 export interface KeySpec {
@@ -38,9 +48,19 @@ export interface KeySpec {
   expiresAt: Date | null;
   allowedIps: string[];
   rateLimit: number | null;
+  /** Optional: a key written without it has the server default. */
+  pointsPerMinute?: number | null;
+  /** Optional like the fields below: a key written without it runs any document. */
+  trustedDocumentsOnly?: boolean;
+  // Optional so that keys written without them (tests, the demo key) mean "any" and "never".
+  allowedDestinations?: string[];
+  /** As stored: PLATFORM_DOMAIN for the platform's short domain. */
+  allowedDomains?: string[];
+  idleTimeoutDays?: number | null;
 }
 
 export const MAX_RATE_LIMIT = 1_000_000;
+export const MAX_POINTS_PER_MINUTE = 100_000_000;
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
 export function validateName(name: string, field: string): string {
@@ -66,6 +86,41 @@ export function validateRateLimit(rateLimit: number | null | undefined, field: s
   return rateLimit;
 }
 
+/** Host patterns (see src/rules/host-patterns.ts), normalised; `platform` maps an entry to the platform marker, or null. */
+export function validateHostPatterns(entries: readonly string[], field: string, platform: (entry: string) => string | null = () => null): string[] {
+  if (entries.length > MAX_HOST_PATTERNS) throw new ValidationError(field, `at most ${MAX_HOST_PATTERNS} entries`);
+  const patterns = entries.map((entry, index) => {
+    const marker = platform(entry);
+    if (marker) return marker;
+    const result = normaliseHostPattern(entry);
+    if ('error' in result) throw new ValidationError(`${field}.${index}`, result.error);
+    return result.pattern;
+  });
+  return [...new Set(patterns)];
+}
+
+/** The platform's short domain, named by SHORT_DOMAIN (or any loopback spelling of a local one), is stored as PLATFORM_DOMAIN. */
+const platformEntry = (shortDomain: string) => (entry: string) => {
+  const host = entry.trim().toLowerCase();
+  return host === PLATFORM_DOMAIN || isPlatformHost(host, shortDomain) ? PLATFORM_DOMAIN : null;
+};
+
+export function validateIdleTimeout(days: number | null | undefined, field: string): number | null {
+  if (days === null || days === undefined) return null;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_IDLE_TIMEOUT_DAYS) {
+    throw new ValidationError(field, `idleTimeoutDays must be a whole number of days from 1 to ${MAX_IDLE_TIMEOUT_DAYS}, or null for none`);
+  }
+  return days;
+}
+
+export function validatePointsPerMinute(points: number | null | undefined, field: string): number | null {
+  if (points === null || points === undefined) return null;
+  if (!Number.isInteger(points) || points < 1 || points > MAX_POINTS_PER_MINUTE) {
+    throw new ValidationError(field, `pointsPerMinute must be a whole number of points from 1 to ${MAX_POINTS_PER_MINUTE}, or null for the server default`);
+  }
+  return points;
+}
+
 const WORKSPACES_MESSAGE = 'every workspace must be one you are a member of and this key can reach; check the ids';
 
 /**
@@ -76,7 +131,7 @@ const WORKSPACES_MESSAGE = 'every workspace must be one you are a member of and 
 export async function validateKeySpec(
   userId: Types.ObjectId,
   input: KeySpecInput,
-  options: { reachable?: () => Promise<ReadonlySet<string>>; now?: Date } = {},
+  options: { reachable?: () => Promise<ReadonlySet<string>>; now?: Date; shortDomain: string },
   at = 'input',
 ): Promise<KeySpec> {
   const now = options.now ?? new Date();
@@ -102,12 +157,18 @@ export async function validateKeySpec(
     expiresAt,
     allowedIps: validateAllowedIps(input.allowedIps ?? [], `${at}.allowedIps`),
     rateLimit: validateRateLimit(input.rateLimit, `${at}.rateLimit`),
+    pointsPerMinute: validatePointsPerMinute(input.pointsPerMinute, `${at}.pointsPerMinute`),
+    allowedDestinations: validateHostPatterns(input.allowedDestinations ?? [], `${at}.allowedDestinations`),
+    allowedDomains: validateHostPatterns(input.allowedDomains ?? [], `${at}.allowedDomains`, platformEntry(options.shortDomain)),
+    idleTimeoutDays: validateIdleTimeout(input.idleTimeoutDays, `${at}.idleTimeoutDays`),
+    trustedDocumentsOnly: input.trustedDocumentsOnly ?? false,
   };
 }
 
 /** The restrictions of a stored key or a validated spec, as the permission maths sees them. */
 export function boundsOf(
-  key: Pick<KeySpec, 'permission' | 'scopes' | 'workspaces' | 'allowedIps'> & Partial<Pick<KeySpec, 'expiresAt' | 'rateLimit'>>,
+  key: Pick<KeySpec, 'permission' | 'scopes' | 'workspaces' | 'allowedIps'> & Partial<Pick<KeySpec, 'expiresAt' | 'rateLimit' | 'trustedDocumentsOnly'>> &
+    Partial<Pick<KeySpec, 'allowedDestinations' | 'allowedDomains' | 'idleTimeoutDays' | 'pointsPerMinute'>>,
 ): KeyBounds {
   return {
     permission: key.permission,
@@ -116,6 +177,11 @@ export function boundsOf(
     expiresAt: key.expiresAt ?? null,
     allowedIps: key.allowedIps,
     rateLimit: key.rateLimit ?? null,
+    pointsPerMinute: key.pointsPerMinute ?? null,
+    allowedDestinations: key.allowedDestinations ?? [],
+    allowedDomains: key.allowedDomains ?? [],
+    idleTimeoutDays: key.idleTimeoutDays ?? null,
+    trustedDocumentsOnly: key.trustedDocumentsOnly ?? false,
   };
 }
 
@@ -127,6 +193,11 @@ const INPUT_FIELD: Record<MintViolation['field'], string> = {
   expiresAt: 'expiresAt',
   allowedIps: 'allowedIps',
   rateLimit: 'rateLimit',
+  pointsPerMinute: 'pointsPerMinute',
+  allowedDestinations: 'allowedDestinations',
+  allowedDomains: 'allowedDomains',
+  idleTimeoutDays: 'idleTimeoutDays',
+  trustedDocumentsOnly: 'trustedDocumentsOnly',
 };
 
 /**
@@ -238,6 +309,11 @@ function ownerOf(actor: Actor, userId: Types.ObjectId | null | undefined): Types
   return userId;
 }
 
+/** A key's event: it belongs to no workspace, and the key's owner may read it. */
+export function keyEvent(action: string, doc: Pick<ApiKeyDoc, '_id' | 'userId'>, changes: AuditInput['changes'] = null): AuditInput {
+  return { action, target: { type: 'ApiKey', id: doc._id }, workspaceId: null, subjectUserId: doc.userId, changes };
+}
+
 /** Drops a changed key from this instance's cache at once and from every other instance's within a second. */
 async function forgetKey(actor: Actor, id: Types.ObjectId): Promise<void> {
   await announceChange(actor, 'key', id);
@@ -255,7 +331,10 @@ function actorBounds(actor: Actor): KeyBounds | null {
   return actor.key ? boundsOf(actor.key.doc) : null;
 }
 
-const mintSettings = (actor: Actor): MintSettings => ({ defaultRateLimit: actor.services.config.rateLimitPerMinute });
+const mintSettings = (actor: Actor): MintSettings => ({
+  defaultRateLimit: actor.services.config.rateLimitPerMinute,
+  defaultPointsPerMinute: actor.services.config.rateLimitPointsPerMinute,
+});
 
 export interface ApiKeyFilter {
   /** Only for the keyless CLI: whose keys to list. */
@@ -280,7 +359,7 @@ export async function createApiKey(actor: Actor, input: CreateApiKeyInput, at = 
   const userId = ownerOf(actor, input.userId);
   // A key names only workspaces it can reach; the CLI any workspace of the user.
   const reachable = key ? actor.loaders.visibleWorkspaces : undefined;
-  const spec = await validateKeySpec(userId, input, { reachable }, at);
+  const spec = await validateKeySpec(userId, input, { reachable, shortDomain: actor.services.config.shortDomain }, at);
   assertMintable(actorBounds(actor), boundsOf(spec), mintSettings(actor), at);
   const created = await insertApiKey({
     userId,
@@ -291,6 +370,7 @@ export async function createApiKey(actor: Actor, input: CreateApiKeyInput, at = 
   });
   // The CLI reports a created key on its own output.
   if (key) actor.services.logger.info({ createdKeyId: String(created.doc._id) }, 'api key created');
+  await audit(actor, keyEvent('apiKey.created', created.doc, changesOf(null, created.doc, Object.keys(spec))));
   return created;
 }
 
@@ -304,6 +384,13 @@ export interface UpdateApiKeyInput {
   expiresAt?: Date | null;
   allowedIps?: readonly string[] | null;
   rateLimit?: number | null;
+  /** null returns to the server default. */
+  pointsPerMinute?: number | null;
+  trustedDocumentsOnly?: boolean | null;
+  allowedDestinations?: readonly string[] | null;
+  allowedDomains?: readonly string[] | null;
+  /** null clears it. */
+  idleTimeoutDays?: number | null;
 }
 
 export async function updateApiKey(actor: Actor, input: UpdateApiKeyInput, at = 'input'): Promise<ApiKeyDoc> {
@@ -317,14 +404,20 @@ export async function updateApiKey(actor: Actor, input: UpdateApiKeyInput, at = 
     expiresAt: input.expiresAt === undefined ? doc.expiresAt : input.expiresAt,
     allowedIps: input.allowedIps ?? doc.allowedIps,
     rateLimit: input.rateLimit === undefined ? doc.rateLimit : input.rateLimit,
+    pointsPerMinute: input.pointsPerMinute === undefined ? doc.pointsPerMinute : input.pointsPerMinute,
+    allowedDestinations: input.allowedDestinations ?? doc.allowedDestinations ?? [],
+    allowedDomains: input.allowedDomains ?? doc.allowedDomains ?? [],
+    idleTimeoutDays: input.idleTimeoutDays === undefined ? doc.idleTimeoutDays : input.idleTimeoutDays,
+    trustedDocumentsOnly: input.trustedDocumentsOnly ?? doc.trustedDocumentsOnly ?? false,
   };
   const reachable = actor.key ? actor.loaders.visibleWorkspaces : undefined;
-  const spec = await validateKeySpec(doc.userId, merged, { reachable }, at);
+  const spec = await validateKeySpec(doc.userId, merged, { reachable, shortDomain: actor.services.config.shortDomain }, at);
   // Checked on the result, so a key cannot widen itself either.
   assertMintable(actorBounds(actor), boundsOf(spec), mintSettings(actor), at);
   const updated = await ApiKey.findOneAndUpdate({ _id: doc._id }, { $set: spec }, { returnDocument: 'after' }).lean<ApiKeyDoc>().exec();
   if (!updated) throw new NotFoundError('API key');
   await forgetKey(actor, doc._id);
+  await audit(actor, keyEvent('apiKey.updated', doc, changesOf(doc, spec)));
   return updated;
 }
 
@@ -346,6 +439,7 @@ export async function rotateApiKey(actor: Actor, input: RotateApiKeyInput, at = 
   const rotated = await rotateSecret(doc, grace, actor.services.pepper);
   if (!rotated) throw new NotFoundError('API key');
   await forgetKey(actor, doc._id);
+  await audit(actor, keyEvent('apiKey.rotated', doc, { gracePeriodSeconds: { after: grace } }));
   return rotated;
 }
 
@@ -360,6 +454,7 @@ export async function deactivateApiKey(actor: Actor, id: Types.ObjectId): Promis
           .exec();
   await forgetKey(actor, doc._id);
   if (!updated) throw new NotFoundError('API key');
+  if (updated !== doc) await audit(actor, keyEvent('apiKey.deactivated', doc, changesOf(doc, updated, ['status', 'deactivationReason'])));
   return updated;
 }
 
@@ -371,5 +466,6 @@ export async function deleteApiKey(actor: Actor, id: Types.ObjectId): Promise<Ap
   for (const hash of [doc.secretHash, doc.previousSecretHash]) if (hash) await ApiKeySecret.deleteOne({ _id: hash });
   await ApiKey.deleteOne({ _id: doc._id });
   await forgetKey(actor, doc._id);
+  await audit(actor, keyEvent('apiKey.deleted', doc, changesOf(doc, null, ['name'])));
   return doc;
 }

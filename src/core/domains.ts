@@ -6,7 +6,9 @@ import { Link } from '../models/link.ts';
 import { destinationHost, validateHostname } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { announceChange } from './changes.ts';
+import { audit, changesOf } from './audit.ts';
 import { validateDestination } from './destinations.ts';
+import { assertDestinationAllowed, assertDomainAllowed } from './key-restrictions.ts';
 import { archiveLinksOffHost } from './links.ts';
 import { requireTxtRecord } from './dns.ts';
 import { listing, newestFirst, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
@@ -32,6 +34,12 @@ export async function listDomains(actor: Actor, scope: WorkspaceScope): Promise<
   return listing(Domain, { workspaceId: { $in: await scopeWorkspaceIds(actor, scope) } }, newestFirst('domain'));
 }
 
+/** A domain's not-found page sends people somewhere from that domain: both restrictions of the key apply. */
+function restrictNotFoundUrl(actor: Actor, hostname: string, url: string, field: string): void {
+  assertDomainAllowed(actor, hostname, field);
+  assertDestinationAllowed(actor, url, field);
+}
+
 export interface AddDomainInput {
   workspaceId: Types.ObjectId;
   hostname: string;
@@ -49,13 +57,15 @@ export async function addDomain(actor: Actor, input: AddDomainInput, at = 'input
   const notFoundUrl = input.notFoundUrl
     ? await validateDestination(input.notFoundUrl, `${at}.notFoundUrl`, { shortDomain, workspaceId: workspace._id })
     : null;
+  if (notFoundUrl) restrictNotFoundUrl(actor, hostname, notFoundUrl, `${at}.notFoundUrl`);
   // The domain is not stored yet, so the check above cannot see it.
   if (notFoundUrl && destinationHost(new URL(notFoundUrl)) === hostname) {
     throw new ValidationError(`${at}.notFoundUrl`, `${hostname} is the domain itself: its not-found page would redirect to itself; use another site`);
   }
   try {
-    const domain = await Domain.create({ workspaceId: workspace._id, hostname, notFoundUrl, verificationToken: randomBytes(16).toString('hex') });
-    return domain.toObject();
+    const domain = (await Domain.create({ workspaceId: workspace._id, hostname, notFoundUrl, verificationToken: randomBytes(16).toString('hex') })).toObject();
+    await audit(actor, { action: 'domain.added', target: { type: 'Domain', id: domain._id }, workspaceId: domain.workspaceId, changes: changesOf(null, domain, ['hostname', 'notFoundUrl']) });
+    return domain;
   } catch (error) {
     if (isDuplicateKeyError(error)) throw new ConflictError(`${at}.hostname`, `${hostname} is already registered on this platform`);
     throw error;
@@ -79,6 +89,7 @@ export async function verifyDomain(actor: Actor, input: DomainIdInput, _at = 'in
   // This instance may have cached the host as unverified (a 404): serve it from now on.
   actor.services.linkCache.invalidateHost(domain.hostname);
   await announceChange(actor, 'domain', domain._id);
+  await audit(actor, { action: 'domain.verified', target: { type: 'Domain', id: domain._id }, workspaceId: domain.workspaceId, changes: changesOf(domain, updated, ['verified']) });
   return updated;
 }
 
@@ -97,6 +108,7 @@ export async function updateDomain(actor: Actor, input: UpdateDomainInput, at = 
       input.notFoundUrl === null
         ? null
         : await validateDestination(input.notFoundUrl, `${at}.notFoundUrl`, { shortDomain: actor.services.config.shortDomain, workspaceId: domain.workspaceId });
+    if (set.notFoundUrl) restrictNotFoundUrl(actor, domain.hostname, set.notFoundUrl, `${at}.notFoundUrl`);
   }
   if (input.primary === true && !domain.verified) {
     throw new ValidationError(`${at}.primary`, 'verify the domain before making it primary');
@@ -110,6 +122,7 @@ export async function updateDomain(actor: Actor, input: UpdateDomainInput, at = 
   // A new primary also changed the workspace's other domains: a workspace change drops them all.
   if (input.primary === true) await announceChange(actor, 'workspace', domain.workspaceId);
   else await announceChange(actor, 'domain', domain._id);
+  await audit(actor, { action: 'domain.updated', target: { type: 'Domain', id: domain._id }, workspaceId: domain.workspaceId, changes: changesOf(domain, set) });
   return updated;
 }
 
@@ -136,5 +149,6 @@ export async function deleteDomain(actor: Actor, input: DeleteDomainInput, at = 
   await Domain.deleteOne({ _id: domain._id });
   actor.services.linkCache.invalidateHost(domain.hostname);
   await announceChange(actor, 'domain', domain._id);
+  await audit(actor, { action: 'domain.deleted', target: { type: 'Domain', id: domain._id }, workspaceId: domain.workspaceId, changes: changesOf(domain, null, ['hostname']) });
   return domain;
 }

@@ -5,6 +5,7 @@ import { INVITATION_LIFETIME_MS, Invitation, invitationId, statusFilter, type In
 import { Membership, Workspace, type MembershipDoc } from '../models/workspace.ts';
 import { keyAllowsWorkspace, type Role } from '../rules/permissions.ts';
 import type { Actor } from './actor.ts';
+import { audit, changesOf } from './audit.ts';
 import { listing, newestFirst, type Listing } from './listing.ts';
 import { loadAll } from './loaders.ts';
 import { isOpenForInvitee } from './resources.ts';
@@ -110,12 +111,15 @@ export async function inviteWorkspaceMember(actor: Actor, input: InviteWorkspace
   };
   const upsert = () =>
     Invitation.findOneAndUpdate({ _id: invitationId(workspace._id, email) }, update, { upsert: true, returnDocument: 'after' }).lean<InvitationDoc>().exec();
+  let invitation: InvitationDoc;
   try {
-    return (await upsert())!;
+    invitation = (await upsert())!;
   } catch (error) {
     if (!isDuplicateKeyError(error)) throw error;
-    return (await upsert())!;
+    invitation = (await upsert())!;
   }
+  await audit(actor, { action: 'invitation.created', target: { type: 'WorkspaceInvitation', id: invitation._id }, workspaceId: workspace._id, changes: changesOf(null, invitation, ['email', 'role']) });
+  return invitation;
 }
 
 /** Withdraws an invitation of a workspace the actor may see; revoking twice is harmless, an accepted one is a conflict. */
@@ -133,6 +137,7 @@ export async function revokeWorkspaceInvitation(actor: Actor, input: { id: Types
     .lean<InvitationDoc>()
     .exec();
   if (!revoked) throw accepted(); // accepted (or deleted with its workspace) meanwhile
+  await audit(actor, { action: 'invitation.revoked', target: { type: 'WorkspaceInvitation', id: doc._id }, workspaceId: doc.workspaceId, changes: changesOf(doc, revoked, ['status']) });
   return revoked;
 }
 
@@ -151,6 +156,13 @@ export async function acceptWorkspaceInvitation(actor: Actor, input: { invitatio
     { $set: { status: 'ACCEPTED', acceptedByUserId: userId, updatedAt: now } },
   ).exec();
   if (claimed.modifiedCount !== 1) throw new NotFoundError('Workspace invitation');
+  const member = await joinWorkspace(doc, userId);
+  await audit(actor, { action: 'invitation.accepted', target: { type: 'WorkspaceInvitation', id: doc._id }, workspaceId: doc.workspaceId, changes: { status: { before: 'PENDING', after: 'ACCEPTED' }, role: { after: member.role } } });
+  return member;
+}
+
+/** The membership of a claimed invitation: the existing one, or a new one (the claim is undone if that fails). */
+async function joinWorkspace(doc: InvitationDoc, userId: Types.ObjectId): Promise<MembershipDoc> {
   const existing = () => Membership.findOne({ workspaceId: doc.workspaceId, userId }).lean<MembershipDoc>().exec();
   const member = await existing();
   if (member) return member;

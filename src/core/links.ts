@@ -22,6 +22,8 @@ import {
 import { escapeRegex, isPlatformHost, validatePositiveInt, validateTags, validateText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { validateDestination } from './destinations.ts';
+import { assertDestinationAllowed, assertDomainAllowed } from './key-restrictions.ts';
+import { audit, changesOf } from './audit.ts';
 import { listing, newestFirst, visibleWorkspaceIds, type Listing, type ListOrder } from './listing.ts';
 import { actingUserId } from './users.ts';
 
@@ -180,6 +182,9 @@ async function requireLink(actor: Actor, id: Types.ObjectId): Promise<LinkDoc> {
   return link;
 }
 
+/** What a link's audit events record of it. */
+const LINK_AUDIT_FIELDS = ['url', 'domain', 'slug', 'title', 'description', 'tags', 'projectId', 'utm', 'expiresAt', 'maxClicks', 'archived'];
+
 export async function createLink(actor: Actor, input: CreateLinkInput, at = 'input'): Promise<LinkDoc> {
   const workspace = await actor.loaders.workspace.load(String(input.workspaceId));
   if (!workspace) throw new NotFoundError('Workspace');
@@ -196,9 +201,11 @@ export async function createLink(actor: Actor, input: CreateLinkInput, at = 'inp
     createdByUserId: actingUserId(actor),
     createdByKeyId: actor.key ? new Types.ObjectId(actor.key.id) : null,
   };
+  assertDestinationAllowed(actor, fields.url, `${at}.url`);
   const customSlug = input.slug ? validateSlug(input.slug, `${at}.slug`) : null;
   const projectId = await resolveProjectId(actor, workspace._id, input.projectId, at);
   const domain = await resolveLinkDomain(actor, workspace._id, input.domain, at);
+  assertDomainAllowed(actor, domain, `${at}.domain`);
   // The link's id is chosen first so that its slug document can point at it.
   const linkId = new Types.ObjectId();
   // A generated slug that clashes is drawn again; a custom one is the caller's to change.
@@ -208,6 +215,7 @@ export async function createLink(actor: Actor, input: CreateLinkInput, at = 'inp
       try {
         const link = (await Link.create({ _id: linkId, ...fields, projectId, domain, slug })).toObject();
         actor.services.linkCache.invalidate(domain, slug);
+        await audit(actor, { action: 'link.created', target: { type: 'Link', id: link._id }, workspaceId: link.workspaceId, changes: changesOf(null, link, LINK_AUDIT_FIELDS) });
         return link;
       } catch (error) {
         await undoClaim(domain, slug, linkId);
@@ -222,12 +230,18 @@ export async function createLink(actor: Actor, input: CreateLinkInput, at = 'inp
 
 export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'input'): Promise<LinkDoc> {
   const link = await requireLink(actor, input.id);
+  // A key held to some domains changes only links on them, and moves links only between them.
+  assertDomainAllowed(actor, link.domain, `${at}.id`);
   const set: Partial<LinkDoc> = {};
   if (input.url != null) {
     set.url = await validateDestination(input.url, `${at}.url`, { shortDomain: actor.services.config.shortDomain, workspaceId: link.workspaceId });
+    assertDestinationAllowed(actor, set.url, `${at}.url`);
   }
   if (input.slug != null) set.slug = validateSlug(input.slug, `${at}.slug`);
-  if (input.domain != null) set.domain = await resolveLinkDomain(actor, link.workspaceId, input.domain, at);
+  if (input.domain != null) {
+    set.domain = await resolveLinkDomain(actor, link.workspaceId, input.domain, at);
+    assertDomainAllowed(actor, set.domain, `${at}.domain`);
+  }
   if (input.title !== undefined) set.title = validateText(input.title, `${at}.title`, 200);
   if (input.description !== undefined) set.description = validateText(input.description, `${at}.description`, 1000);
   if (input.tags != null) set.tags = validateTags(input.tags, `${at}.tags`);
@@ -258,12 +272,14 @@ export async function updateLink(actor: Actor, input: UpdateLinkInput, at = 'inp
   await adjustCounters(linkCounterDeltas([{ from: link, to: updated }]));
   actor.services.linkCache.invalidate(link.domain, link.slug);
   actor.services.linkCache.invalidate(updated.domain, updated.slug);
+  await audit(actor, { action: 'link.updated', target: { type: 'Link', id: link._id }, workspaceId: link.workspaceId, changes: changesOf(link, set) });
   return updated;
 }
 
 /** Deletes a link; its slug is free again at once. Returns the link as it was. */
 export async function deleteLink(actor: Actor, id: Types.ObjectId): Promise<LinkDoc> {
   const link = await requireLink(actor, id);
+  assertDomainAllowed(actor, link.domain, 'input.id');
   const { deletedCount } = await Link.deleteOne({ _id: link._id });
   // Only the request that deleted it uncounts it (two concurrent deletes read the same link).
   if (deletedCount === 1) await adjustCounters(linkCounterDeltas([{ from: link, to: null }]));
@@ -271,6 +287,7 @@ export async function deleteLink(actor: Actor, id: Types.ObjectId): Promise<Link
   await releaseSlug(link.domain, link.slug, link._id);
   if (link.maxClicks != null) await ClickReservation.deleteMany({ linkId: link._id });
   actor.services.linkCache.invalidate(link.domain, link.slug);
+  if (deletedCount === 1) await audit(actor, { action: 'link.deleted', target: { type: 'Link', id: link._id }, workspaceId: link.workspaceId, changes: changesOf(link, null, ['url', 'domain', 'slug']) });
   return link;
 }
 

@@ -89,12 +89,15 @@ export const newestFirst = (list: string): ListOrder => ({ key: `${list}.created
 
 /**
  * The workspaces a list may cover: the requested one if the actor may see it (else none, as for
- * a workspace that does not exist), or every workspace it may see.
+ * a workspace that does not exist), or every workspace it may see. Workspaces whose key policy
+ * the key breaks are left out (asked for by id, the field's auth rule refuses them first).
  */
 export async function visibleWorkspaceIds(actor: Actor, requested: Types.ObjectId | null): Promise<Types.ObjectId[]> {
-  const visible = await actor.loaders.visibleWorkspaces();
-  if (!requested) return [...visible].map((id) => new Types.ObjectId(id));
-  return visible.has(String(requested)) ? [requested] : [];
+  if (!requested) return [...(await actor.loaders.compliantWorkspaces())].map((id) => new Types.ObjectId(id));
+  // One workspace asked for: only its policy is read, not those of every workspace of the user.
+  const id = String(requested);
+  if (!(await actor.loaders.visibleWorkspaces()).has(id)) return [];
+  return (await actor.loaders.policyViolation(id)) === null ? [requested] : [];
 }
 
 /**

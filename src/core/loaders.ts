@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Model, Types } from 'mongoose';
 import type { AuthenticatedKey } from '../auth/authenticate.ts';
+import { keyPolicyViolation, type KeyPolicy, type KeyPolicyRule } from '../rules/key-policy.ts';
 import { keyAllowsWorkspace, type Role } from '../rules/permissions.ts';
 import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { Domain, findDomainByHost, type DomainDoc } from '../models/domain.ts';
@@ -102,9 +103,37 @@ export function createLoaders(scope: LoaderScope) {
     OWNED_KINDS.map((kind) => [kind, ownedLoader(WORKSPACE_RESOURCES[kind] as OwnedResource<any>, cachedKind(kind))]),
   ) as OwnedLoaders;
 
+  const workspace = batch<WorkspaceDoc>(Workspace, (doc, workspaces) => workspaces.has(String(doc._id)), true, 'workspace');
+  /** Each visible workspace's verdict on the key, once decided in this request (for FORBIDDEN POLICY errors). */
+  const policyVerdicts = new Map<string, { rule: KeyPolicyRule; policy: KeyPolicy } | null>();
+  /**
+   * The rule of a visible workspace's key policy the key breaks, or null (it complies, there is
+   * no key, or the workspace is not visible). Reads the workspace document by primary key, from
+   * the documents cached across requests for queries.
+   */
+  async function policyViolation(workspaceId: string): Promise<KeyPolicyRule | null> {
+    const key = scope.key;
+    if (!key) return null;
+    const doc = await workspace.load(workspaceId);
+    const rule = doc?.keyPolicy ? keyPolicyViolation(doc.keyPolicy, { ...key.doc, allowedIps: key.doc.allowedIps ?? [] }) : null;
+    policyVerdicts.set(workspaceId, rule ? { rule, policy: doc!.keyPolicy! } : null);
+    return rule;
+  }
+  /** Visible workspaces whose key policy the key complies with: what lists over every workspace cover. */
+  async function compliantWorkspaces(): Promise<Set<string>> {
+    const visible = await visibleWorkspaces();
+    if (!scope.key) return visible;
+    const verdicts = await Promise.all([...visible].map(async (id) => [id, await policyViolation(id)] as const));
+    return new Set(verdicts.filter(([, rule]) => rule === null).map(([id]) => id));
+  }
+
   return {
     visibleWorkspaces: memo(visibleWorkspaces),
-    workspace: batch<WorkspaceDoc>(Workspace, (doc, workspaces) => workspaces.has(String(doc._id)), true, 'workspace'),
+    compliantWorkspaces: memo(compliantWorkspaces),
+    policyViolation,
+    /** The verdict already reached on a workspace in this request (undefined: not checked). */
+    knownPolicyViolation: (workspaceId: string) => policyVerdicts.get(workspaceId),
+    workspace,
     ...owned,
     /**
      * Custom domains by hostname (a link's domain), visible ones only: from the documents cached

@@ -4,6 +4,7 @@ import { indexRole, unindexRole } from '../models/user-roles.ts';
 import { Membership, type MembershipDoc } from '../models/workspace.ts';
 import { ROLES, type Role } from '../rules/permissions.ts';
 import type { Actor } from './actor.ts';
+import { audit, changesOf } from './audit.ts';
 import { listing, type Listing } from './listing.ts';
 import { requireWorkspace } from './workspaces.ts';
 
@@ -84,6 +85,7 @@ export async function updateWorkspaceMember(actor: Actor, input: UpdateWorkspace
   }
   const updated = await Membership.findById(member._id).lean<MembershipDoc>().exec();
   if (!updated) throw new NotFoundError('Workspace member');
+  await audit(actor, { action: 'member.updated', target: { type: 'User', id: member.userId }, workspaceId: member.workspaceId, changes: changesOf(member, updated, ['role']) });
   return updated;
 }
 
@@ -100,5 +102,6 @@ export async function removeWorkspaceMember(actor: Actor, input: WorkspaceMember
     },
     () => Membership.create(member), // indexed again by the model, after it is written
   );
+  await audit(actor, { action: 'member.removed', target: { type: 'User', id: member.userId }, workspaceId: member.workspaceId, changes: changesOf(member, null, ['role']) });
   return member;
 }

@@ -6,6 +6,7 @@ import { Project, type ProjectDoc } from '../models/project.ts';
 import { validateColor, validateRequiredText, validateText } from '../rules/validation.ts';
 import type { Actor } from './actor.ts';
 import { announceChange } from './changes.ts';
+import { audit, changesOf } from './audit.ts';
 import { listing, newestFirst, scopeWorkspaceIds, type Listing, type WorkspaceScope } from './listing.ts';
 
 export type { ProjectDoc } from '../models/project.ts';
@@ -41,7 +42,9 @@ export async function createProject(actor: Actor, input: CreateProjectInput, at 
     description: validateText(input.description, `${at}.description`, MAX_DESCRIPTION),
     color: input.color ? validateColor(input.color, `${at}.color`) : null,
   });
-  return project.toObject();
+  const created = project.toObject();
+  await audit(actor, { action: 'project.created', target: { type: 'Project', id: created._id }, workspaceId: created.workspaceId, changes: changesOf(null, created, ['name', 'description', 'color']) });
+  return created;
 }
 
 export interface UpdateProjectInput {
@@ -63,6 +66,7 @@ export async function updateProject(actor: Actor, input: UpdateProjectInput, at 
   const updated = await Project.findOneAndUpdate({ _id: project._id }, { $set: set }, { returnDocument: 'after' }).lean<ProjectDoc>().exec();
   if (!updated) throw new NotFoundError('Project');
   await announceChange(actor, 'project', project._id);
+  await audit(actor, { action: 'project.updated', target: { type: 'Project', id: project._id }, workspaceId: project.workspaceId, changes: changesOf(project, set) });
   return updated;
 }
 
@@ -77,5 +81,6 @@ export async function deleteProject(actor: Actor, input: ProjectIdInput, _at = '
   await Project.deleteOne({ _id: project._id });
   await Counter.deleteOne({ _id: counterId('projectLinks', project._id) });
   await announceChange(actor, 'project', project._id);
+  await audit(actor, { action: 'project.deleted', target: { type: 'Project', id: project._id }, workspaceId: project.workspaceId, changes: changesOf(project, null, ['name']) });
   return project;
 }

@@ -5,6 +5,7 @@ import { ApiKey, type ApiKeyDoc } from '../models/api-key.ts';
 import { appendChange } from '../models/change-log.ts';
 import { hashApiKey, isWellFormedApiKey } from '../rules/keys.ts';
 import { tokenHash, type TokenMatch } from '../rules/secret-scanning.ts';
+import { auditSystem, type AuditRecorder, type FieldChange } from './audit.ts';
 
 /** GitHub's verdict per token: ours (and now unusable), or not one of our keys. */
 export interface LeakFeedback {
@@ -17,6 +18,7 @@ interface LeakServices {
   pepper: string;
   logger: Logger;
   authenticator: KeyAuthenticator;
+  audit: AuditRecorder;
 }
 
 /**
@@ -66,6 +68,11 @@ async function revokeToken(services: LeakServices, token: string): Promise<boole
   if (revoked) {
     services.authenticator.invalidate(key._id);
     await appendChange('key', key._id);
+    const changes: Record<string, FieldChange> =
+      key.secretHash === hash
+        ? { status: { before: key.status, after: revoked.status }, deactivationReason: { after: 'LEAKED' } }
+        : { previousGraceEndsAt: { before: key.previousSecretExpiresAt?.toISOString() ?? null, after: now.toISOString() } };
+    await auditSystem(services, { action: 'apiKey.leaked', target: { type: 'ApiKey', id: key._id }, subjectUserId: key.userId, changes });
     services.logger.warn(
       { keyId: String(key._id), hint: key.hint, secret: key.secretHash === hash ? 'current' : 'previous' },
       key.secretHash === hash ? 'leaked API key deactivated' : "leaked previous secret's grace period ended",

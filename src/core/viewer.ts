@@ -11,9 +11,9 @@ export interface WorkspaceRole {
   role: Role;
 }
 
-/** Every workspace the actor's key can reach, with the user's role there. */
+/** Every workspace the actor's key can reach, with the user's role there; not those whose key policy the key breaks. */
 export async function viewerWorkspaces(actor: Actor): Promise<WorkspaceRole[]> {
-  const [memberships, visible] = await Promise.all([actor.memberships(), actor.loaders.visibleWorkspaces()]);
+  const [memberships, visible] = await Promise.all([actor.memberships(), actor.loaders.compliantWorkspaces()]);
   const workspaces = await loadAll(actor.loaders.workspace, [...visible]);
   return workspaces.flatMap((workspace) => (workspace ? [{ workspace, role: memberships.get(String(workspace._id))! }] : []));
 }

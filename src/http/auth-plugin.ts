@@ -269,5 +269,11 @@ export function createAuthPlugin(services: Services) {
     return outcome.auth;
   }
 
-  return { plugin, authOf, authenticate };
+  /** The request's key once authenticated: null for anonymous introspection, undefined when refused or not yet decided. */
+  function keyOf(request: Request): AuthenticatedKey | null | undefined {
+    const outcome = outcomes.get(request);
+    return outcome?.authenticated ? outcome.auth.key : undefined;
+  }
+
+  return { plugin, authOf, authenticate, keyOf };
 }

@@ -3,14 +3,16 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type Context } from '../context.ts';
 import { isQueryTimeout } from '../db/deadlines.ts';
 import { withReadSignal } from '../db/read-connection.ts';
-import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../errors.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable, KeyRestrictionError } from '../errors.ts';
 import { requestStore } from '../logger.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
 import type { GraphQLServerContext } from './app.ts';
 import { createAuthPlugin, graphqlJsonType } from './auth-plugin.ts';
+import { queryCost } from './cost.ts';
 import { cacheIntrospection, documentLimits, hideSuggestions } from './graphql-limits.ts';
 import { graphqlMetrics } from './metrics.ts';
+import { trustedDocuments } from './trusted-documents.ts';
 
 const SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE';
 const RETRY_AFTER = { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) };
@@ -27,6 +29,7 @@ function databaseUnavailable(path?: readonly (string | number)[]): GraphQLError 
 export function createGraphQLHandler(services: Services) {
   const { config, logger } = services;
   const auth = createAuthPlugin(services);
+  const trusted = trustedDocuments(auth.keyOf);
   // A warning without a stack: during an outage every request fails the same way.
   const logUnavailable = (error: unknown, path?: readonly (string | number)[]) =>
     logger.warn({ err: { name: (error as Error).name, message: (error as Error).message }, path: path?.join('.') }, 'database unreachable');
@@ -64,6 +67,11 @@ export function createGraphQLHandler(services: Services) {
     // CORS is answered by the app for every /graphql response, including those yoga never sees.
     cors: false,
     multipart: false,
+    // The app has already read every POST body, capped (src/http/app.ts): yoga's own cap would pipe
+    // each body through one more stream into one more Request.
+    maxRequestBodySize: false,
+    // The GraphQL-over-HTTP persisted document request (see trusted-documents.ts).
+    extraParamNames: ['documentId'],
     logging: false,
     // GraphiQL served from this server (bundled), not from a CDN: works offline and behind strict CSPs.
     // The bundle costs ~50 MB of memory, so it is loaded when a browser first asks for it.
@@ -78,8 +86,12 @@ export function createGraphQLHandler(services: Services) {
     plugins: [
       documentLimits(),
       auth.plugin,
+      // After authentication: whether a documentId may run, and whether a raw query may, depend on the key.
+      trusted.plugin,
       introspectionPlugin,
       ...(config.introspection === 'off' ? [hideSuggestions()] : []),
+      // Before cacheIntrospection: its cached answers skip the onExecute hooks after it.
+      queryCost(services, auth.authOf),
       cacheIntrospection(),
       cancelAbandonedQueries,
       ...(services.metrics ? [graphqlMetrics(services.metrics)] : []),
@@ -109,6 +121,12 @@ export function createGraphQLHandler(services: Services) {
         if (original instanceof Error && original.name === 'AbortError') {
           return new GraphQLError('The client closed the request.', { path: graphQLError?.path, extensions: { code: 'CLIENT_CLOSED_REQUEST' } });
         }
+        if (original instanceof KeyRestrictionError) {
+          return new GraphQLError(original.message, {
+            path: graphQLError?.path,
+            extensions: { code: original.code, reason: original.reason, restriction: original.restriction, field: original.field },
+          });
+        }
         // Errors we raised on purpose (auth, input, paging) and request errors without a path pass as they are.
         if (graphQLError && (!original || original instanceof GraphQLError)) return graphQLError;
         if (graphQLError && graphQLError.path === undefined && !(original instanceof Error && /Mongo|Mongoose/.test(original.name))) {
@@ -124,7 +142,11 @@ export function createGraphQLHandler(services: Services) {
     context: (initial): Context => {
       const { request, requestId } = initial;
       const { key, clientIp, rateLimit } = auth.authOf(request);
-      return createContext(services, { request, requestId, clientIp, key, rateLimit }, initial);
+      const context = createContext(services, { request, requestId, clientIp, key, rateLimit }, initial);
+      // A documentId request read the roles already, to decide the document: not twice.
+      const roles = trusted.rolesRead(request);
+      if (roles) context.memberships = () => roles;
+      return context;
     },
   });
   return {

@@ -21,6 +21,16 @@ export interface ApiKeyDoc {
   expiresAt?: Date | null;
   allowedIps: string[];
   rateLimit?: number | null;
+  /** Query-cost points per minute; null (or missing, on keys made before): the server default. */
+  pointsPerMinute?: number | null;
+  /** Host patterns links made with the key may point to (missing on keys made before: any). */
+  allowedDestinations?: string[];
+  /** Host patterns of the short-link domains the key may put links on; PLATFORM_DOMAIN for the platform's. */
+  allowedDomains?: string[];
+  /** Days unused after which the key is refused and then deactivated (IDLE); null: never. */
+  idleTimeoutDays?: number | null;
+  /** Runs registered trusted documents only (missing on keys made before: false). */
+  trustedDocumentsOnly?: boolean;
   status: KeyStatus;
   deactivatedAt?: Date | null;
   /** Set with `deactivatedAt`; null on keys deactivated before reasons were recorded (by hand). */
@@ -55,6 +65,11 @@ const apiKeySchema = new Schema<ApiKeyDoc>(
     expiresAt: { type: Date, default: null },
     allowedIps: [{ type: String }],
     rateLimit: { type: Number, default: null },
+    pointsPerMinute: { type: Number, default: null },
+    allowedDestinations: [{ type: String }],
+    allowedDomains: [{ type: String }],
+    idleTimeoutDays: { type: Number, default: null },
+    trustedDocumentsOnly: { type: Boolean, default: false },
     status: { type: String, enum: KEY_STATUSES, default: 'ACTIVE' },
     deactivatedAt: { type: Date, default: null },
     deactivationReason: { type: String, enum: DEACTIVATION_REASONS, default: null },

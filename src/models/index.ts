@@ -1,9 +1,12 @@
 import mongoose from 'mongoose';
 import './api-key.ts';
 import './api-key-secret.ts';
+import './audit-event.ts';
 import './domain-host.ts';
+import './permission-usage.ts';
 import './rate-limit-window.ts';
 import './slug.ts';
+import './trusted-document.ts';
 import './user.ts';
 import './user-roles.ts';
 import './workspace.ts';

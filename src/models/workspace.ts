@@ -1,4 +1,5 @@
 import mongoose, { Schema, type Types } from 'mongoose';
+import type { KeyPolicy } from '../rules/key-policy.ts';
 import { ROLES, type Role } from '../rules/permissions.ts';
 import { indexRole } from './user-roles.ts';
 
@@ -6,6 +7,8 @@ export interface WorkspaceDoc {
   _id: Types.ObjectId;
   name: string;
   createdByUserId: Types.ObjectId;
+  /** What keys used inside it must satisfy; absent on workspaces that never set one. */
+  keyPolicy?: KeyPolicy | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -14,6 +17,17 @@ const workspaceSchema = new Schema<WorkspaceDoc>(
   {
     name: { type: String, required: true },
     createdByUserId: { type: Schema.Types.ObjectId, required: true },
+    keyPolicy: {
+      type: new Schema<KeyPolicy>(
+        {
+          maxLifetimeDays: { type: Number, default: null },
+          requireExpiry: { type: Boolean, default: false },
+          requireIpAllowlist: { type: Boolean, default: false },
+        },
+        { _id: false },
+      ),
+      default: null,
+    },
   },
   { timestamps: true },
 );

@@ -62,3 +62,20 @@ export function hashApiKey(key: string, pepper: string): string {
 export function keyHint(key: string): string {
   return `${key.slice(0, KEY_PREFIX.length + 4)}…${key.slice(-4)}`;
 }
+
+export const MAX_IDLE_TIMEOUT_DAYS = 3650;
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * When a key with idleTimeoutDays stops working unless used before: that many days after its last
+ * use (`lastUsed`: the latest one known, from the database or this instance), or after its creation
+ * when it was never used. Null for a key without idleTimeoutDays.
+ */
+export function idleDeadline(
+  key: { idleTimeoutDays?: number | null; lastUsedAt?: Date | null; createdAt: Date },
+  lastUsed = 0,
+): number | null {
+  if (key.idleTimeoutDays == null) return null;
+  const since = Math.max(key.lastUsedAt?.getTime() ?? 0, key.createdAt.getTime(), lastUsed);
+  return since + key.idleTimeoutDays * DAY_MS;
+}

@@ -1,8 +1,9 @@
 // Permission maths: plain functions, no GraphQL and no database.
 
 import { ipListContains } from './ip.ts';
+import { uncoveredPatterns } from './host-patterns.ts';
 
-export const RESOURCES = ['WORKSPACES', 'PROJECTS', 'LINKS', 'DOMAINS', 'ANALYTICS'] as const;
+export const RESOURCES = ['WORKSPACES', 'PROJECTS', 'LINKS', 'DOMAINS', 'ANALYTICS', 'AUDIT_LOG'] as const;
 export type Resource = (typeof RESOURCES)[number];
 export const ACCESS_LEVELS = ['NONE', 'READ', 'WRITE'] as const;
 export type Access = (typeof ACCESS_LEVELS)[number];
@@ -35,9 +36,9 @@ export function minAccess(a: Access, b: Access): Access {
   return RANK[a] <= RANK[b] ? a : b;
 }
 
-/** ANALYTICS can only ever be read. */
+/** ANALYTICS and AUDIT_LOG can only ever be read (the audit log is append-only: no API changes it). */
 export function maxAccessFor(resource: Resource): Access {
-  return resource === 'ANALYTICS' ? 'READ' : 'WRITE';
+  return resource === 'ANALYTICS' || resource === 'AUDIT_LOG' ? 'READ' : 'WRITE';
 }
 
 export function keyAccess(grant: Pick<KeyGrant, 'permission' | 'scopes'>, resource: Resource): Access {
@@ -53,9 +54,10 @@ export function keyAccess(grant: Pick<KeyGrant, 'permission' | 'scopes'>, resour
   }
 }
 
-/** The role table: OWNER writes everything, MEMBER links and projects, VIEWER reads. */
+/** The role table: OWNER writes everything, MEMBER links and projects, VIEWER reads; only OWNER reads the audit log. */
 export function roleAccess(role: Role, resource: Resource): Access {
   if (role === 'OWNER') return maxAccessFor(resource);
+  if (resource === 'AUDIT_LOG') return 'NONE';
   if (role === 'MEMBER' && (resource === 'LINKS' || resource === 'PROJECTS')) return 'WRITE';
   return 'READ';
 }
@@ -109,6 +111,16 @@ export interface KeyBounds extends KeyGrant {
   allowedIps: readonly string[];
   /** Requests per minute; null means the server default. */
   rateLimit: number | null;
+  /** Query-cost points per minute; null (or missing) means the server default. */
+  pointsPerMinute?: number | null;
+  /** Host patterns of the URLs links may send people to; empty means any. */
+  allowedDestinations: readonly string[];
+  /** Host patterns of the short-link domains links may be on (PLATFORM_DOMAIN for the platform's); empty means any. */
+  allowedDomains: readonly string[];
+  /** Days unused after which the key stops working; null means never. */
+  idleTimeoutDays: number | null;
+  /** Runs only documents registered as trusted for its workspaces (by documentId), never a raw query. */
+  trustedDocumentsOnly: boolean;
 }
 
 export interface MintViolation {
@@ -119,6 +131,8 @@ export interface MintViolation {
 export interface MintSettings {
   /** The server's per-key limit, which a key without its own rateLimit is held to. */
   defaultRateLimit: number;
+  /** The server's points budget, which a key without its own pointsPerMinute is held to. */
+  defaultPointsPerMinute?: number;
 }
 
 type AxisCheck = (parent: KeyBounds, child: KeyBounds, settings: MintSettings) => MintViolation[];
@@ -185,6 +199,49 @@ const rateLimitWithin: AxisCheck = (parent, child, { defaultRateLimit }) => {
     : [];
 };
 
+/** Like rateLimit: at most the parent's own budget, which is the server default when it has none. */
+const pointsWithin: AxisCheck = (parent, child, { defaultPointsPerMinute }) => {
+  const own = parent.pointsPerMinute ?? null;
+  const wanted = child.pointsPerMinute ?? null;
+  if (own !== null) {
+    if (wanted === null) {
+      return [{ field: 'pointsPerMinute', message: `this key has a budget of ${own} points per minute; give the new key a pointsPerMinute of at most ${own} (null would mean the server default)` }];
+    }
+    return wanted > own ? [{ field: 'pointsPerMinute', message: `pointsPerMinute must be at most this key's own, ${own} points per minute` }] : [];
+  }
+  return wanted !== null && defaultPointsPerMinute !== undefined && wanted > defaultPointsPerMinute
+    ? [{ field: 'pointsPerMinute', message: `pointsPerMinute must be at most this key's own, the server default of ${defaultPointsPerMinute} points per minute` }]
+    : [];
+};
+
+/** A host-pattern axis: each pattern of the child lies inside one of the parent's (empty: any host). */
+const patternsWithin =
+  (field: 'allowedDestinations' | 'allowedDomains', what: string): AxisCheck =>
+  (parent, child) => {
+    if (parent[field].length === 0) return [];
+    const own = listForMessage(parent[field]);
+    if (child[field].length === 0) {
+      return [{ field, message: `this key may only ${what} ${own}, so the new key needs ${field} within that list too (an empty list means any)` }];
+    }
+    const outside = uncoveredPatterns(parent[field], child[field]);
+    return outside.length === 0
+      ? []
+      : [{ field, message: `every ${field} entry must lie inside one of this key's (${own}): ${listForMessage(outside)} does not; narrow or remove it` }];
+  };
+
+const idleTimeoutWithin: AxisCheck = (parent, child) => {
+  if (parent.idleTimeoutDays === null) return [];
+  if (child.idleTimeoutDays === null || child.idleTimeoutDays > parent.idleTimeoutDays) {
+    return [{ field: 'idleTimeoutDays', message: `this key stops working after ${parent.idleTimeoutDays} idle days; give the new key an idleTimeoutDays of at most ${parent.idleTimeoutDays}` }];
+  }
+  return [];
+};
+
+const trustedDocumentsWithin: AxisCheck = (parent, child) =>
+  parent.trustedDocumentsOnly && !child.trustedDocumentsOnly
+    ? [{ field: 'trustedDocumentsOnly', message: 'this key runs trusted documents only, so the new key must have trustedDocumentsOnly: true too' }]
+    : [];
+
 /**
  * One check per restriction axis. The type requires an entry for every field of KeyBounds, so a
  * new restriction cannot be added without saying how it narrows. Permission and scopes are one
@@ -197,6 +254,11 @@ export const MINT_CHECKS: { readonly [Axis in keyof KeyBounds]-?: AxisCheck } = 
   expiresAt: expiryWithin,
   allowedIps: allowedIpsWithin,
   rateLimit: rateLimitWithin,
+  pointsPerMinute: pointsWithin,
+  allowedDestinations: patternsWithin('allowedDestinations', 'send people to'),
+  allowedDomains: patternsWithin('allowedDomains', 'put links on'),
+  idleTimeoutDays: idleTimeoutWithin,
+  trustedDocumentsOnly: trustedDocumentsWithin,
 };
 
 /**

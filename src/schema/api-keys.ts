@@ -11,6 +11,8 @@ import {
   type ApiKeyDoc,
 } from '../core/api-keys.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { shownDomain } from '../rules/links.ts';
+import { idleDeadline } from '../rules/keys.ts';
 import type { Context } from '../context.ts';
 import { builder } from './builder.ts';
 import { AccessEnum, DeactivationReasonEnum, KeyStatusEnum, PermissionEnum, ResourceEnum } from './enums.ts';
@@ -74,9 +76,12 @@ builder.node(ApiKeyRef, {
     }),
     workspaces: t.field({
       type: [WorkspaceRef],
-      description: 'The workspaces this key is restricted to; empty means every workspace of the user.',
-      resolve: async (doc, _args, ctx) =>
-        (await loadAll(ctx.loaders.workspace, doc.workspaces.map(String))).filter((w) => w !== null),
+      description:
+        "The workspaces this key is restricted to; empty means every workspace of the user. Like every list, it leaves out workspaces whose key policy the calling key breaks.",
+      resolve: async (doc, _args, ctx) => {
+        const [workspaces, shown] = await Promise.all([loadAll(ctx.loaders.workspace, doc.workspaces.map(String)), ctx.loaders.compliantWorkspaces()]);
+        return workspaces.filter((w): w is NonNullable<typeof w> => w !== null && shown.has(String(w._id)));
+      },
     }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'When the key stops working; null: never.' }),
     allowedIps: t.exposeStringList('allowedIps', { description: 'IPs and CIDRs allowed to use the key; empty: any.' }),
@@ -85,15 +90,39 @@ builder.node(ApiKeyRef, {
       description: 'Requests per minute allowed for this key; null: the server default.',
       resolve: (doc) => doc.rateLimit ?? null,
     }),
+    allowedDestinations: t.stringList({
+      description: 'Host patterns (`example.com`, `*.example.com`, in punycode) of the URLs links made with this key may send people to; empty: any.',
+      resolve: (doc) => doc.allowedDestinations ?? [],
+    }),
+    allowedDomains: t.stringList({
+      description: 'Host patterns of the short-link domains this key may create, change or delete links on (the platform domain by its current name); empty: any the user may use.',
+      resolve: (doc, _args, ctx) => (doc.allowedDomains ?? []).map((pattern) => shownDomain(pattern, ctx.services.config.shortDomain)),
+    }),
+    idleTimeoutDays: t.int({
+      nullable: true,
+      description: 'Days without use after which the key is refused and then deactivated with reason IDLE; null: never.',
+      resolve: (doc) => doc.idleTimeoutDays ?? null,
+    }),
+    pointsPerMinute: t.int({
+      nullable: true,
+      description: 'Query-cost points this key may spend per minute (see Query.rateLimit and extensions.cost); null: the server default.',
+      resolve: (doc) => doc.pointsPerMinute ?? null,
+    }),
+    trustedDocumentsOnly: t.boolean({
+      description: 'True: the key runs only documents registered as trusted for its workspaces (sent by documentId), never a raw query.',
+      resolve: (doc) => doc.trustedDocumentsOnly ?? false,
+    }),
     status: t.expose('status', { type: KeyStatusEnum, description: 'ACTIVE or DEACTIVATED.' }),
     deactivatedAt: t.expose('deactivatedAt', { type: 'DateTime', nullable: true, description: 'When it was deactivated.' }),
     deactivationReason: t.field({
       type: DeactivationReasonEnum,
       nullable: true,
-      description: 'Why the key no longer works (deactivated, or EXPIRED past expiresAt); null while it works.',
+      description: 'Why the key no longer works (deactivated; EXPIRED past expiresAt; IDLE past its idle timeout); null while it works.',
       resolve: (doc) => {
         if (doc.status === 'DEACTIVATED') return doc.deactivationReason ?? 'MANUAL';
-        return doc.expiresAt && doc.expiresAt.getTime() <= Date.now() ? 'EXPIRED' : null;
+        if (doc.expiresAt && doc.expiresAt.getTime() <= Date.now()) return 'EXPIRED';
+        // Idle past its timeout: refused already, deactivated by the next run of the idle-key job.
+        return (idleDeadline(doc) ?? Infinity) <= Date.now() ? 'IDLE' : null;
       },
     }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
@@ -184,6 +213,23 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
     rateLimit: t.int({
       description: "Requests per minute for this key, at most the creating key's own limit; omit for the server default (only a key without its own rateLimit may).",
     }),
+    allowedDestinations: t.stringList({
+      description:
+        "Host patterns the key's links may point to: `example.com` (that host) or `*.example.com` (every host below it); Unicode names are stored in punycode. Each must lie inside one of the creating key's; omit for any (only a key without allowedDestinations may).",
+    }),
+    allowedDomains: t.stringList({
+      description:
+        "Short-link domains (or `*.` patterns) the key may put links on; the platform's short domain by its name. Each must lie inside one of the creating key's; omit for any the user may use (only a key without allowedDomains may).",
+    }),
+    idleTimeoutDays: t.int({
+      description: "Days (1–3650) without use after which the key stops working, at most the creating key's own; omit for never (only a key without idleTimeoutDays may).",
+    }),
+    pointsPerMinute: t.int({
+      description: "Query-cost points per minute for this key, at most the creating key's own budget; omit for the server default (only a key without its own pointsPerMinute may).",
+    }),
+    trustedDocumentsOnly: t.boolean({
+      description: 'True: the key may run only trusted documents registered for its workspaces, by documentId (default false; a creating key with it true may only create keys with it true).',
+    }),
   }),
 });
 
@@ -226,6 +272,21 @@ const UpdateApiKeyInput = builder.inputType('UpdateApiKeyInput', {
     }),
     rateLimit: t.int({
       description: "New requests per minute, at most the changing key's own limit; null returns to the server default (only a key without its own rateLimit may).",
+    }),
+    allowedDestinations: t.stringList({
+      description: "New destination host patterns, each inside one of the changing key's; an empty list allows any (only a key without allowedDestinations may set it).",
+    }),
+    allowedDomains: t.stringList({
+      description: "New short-link domain patterns, each inside one of the changing key's; an empty list allows any (only a key without allowedDomains may set it).",
+    }),
+    idleTimeoutDays: t.int({
+      description: "New idle timeout in days (1–3650), at most the changing key's own; null removes it (only a key without idleTimeoutDays may).",
+    }),
+    pointsPerMinute: t.int({
+      description: "New query-cost points per minute, at most the changing key's own budget; null returns to the server default (only a key without its own pointsPerMinute may).",
+    }),
+    trustedDocumentsOnly: t.boolean({
+      description: 'True limits the key to trusted documents sent by documentId; false lifts it (only a key without the restriction may); omit or null to keep it.',
     }),
   }),
 });

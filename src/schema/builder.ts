@@ -38,12 +38,16 @@ export const builder = new SchemaBuilder<{
     workspaceRole: WorkspaceRoleScope;
     /** The key may see this workspace: the user is a member and the key is not restricted away from it. */
     visibleWorkspace: string;
+    /** A list narrowed to this workspace (null: not narrowed): the key complies with its key policy, or cannot see it. */
+    compliantWorkspace: string | null;
     /** The key is not restricted to some workspaces (only such a key may create workspaces). */
     unrestrictedKey: boolean;
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     ID: { Input: string; Output: string };
+    /** Any JSON value (the variables of a document given to `authorize`). */
+    JSON: { Input: unknown; Output: unknown };
   };
 }>({
   defaultFieldNullability: false,

@@ -5,7 +5,16 @@ import { builder } from './builder.ts';
 export const ResourceEnum = builder.enumType('Resource', {
   description: 'A kind of data a key can be granted access to.',
   values: Object.fromEntries(
-    RESOURCES.map((r) => [r, { value: r, description: `${r[0]}${r.slice(1).toLowerCase()}${r === 'ANALYTICS' ? ' (READ at most)' : ''}.` }]),
+    RESOURCES.map((r) => [
+      r,
+      {
+        value: r,
+        description:
+          r === 'AUDIT_LOG'
+            ? 'The workspace audit log (READ at most; workspace OWNERs only).'
+            : `${r[0]}${r.slice(1).toLowerCase()}${r === 'ANALYTICS' ? ' (READ at most)' : ''}.`,
+      },
+    ]),
   ) as Record<Resource, { value: Resource; description: string }>,
 });
 
@@ -50,8 +59,8 @@ export const DeactivationReasonEnum = builder.enumType('ApiKeyDeactivationReason
     MANUAL: { value: 'MANUAL' as DeactivationReason, description: 'Deactivated by its user (deactivateApiKey or the CLI).' },
     EXPIRED: { value: 'EXPIRED' as DeactivationReason, description: 'Past its expiresAt (its status stays ACTIVE: expiry is part of the key).' },
     IDLE: { value: 'IDLE' as DeactivationReason, description: 'Unused for longer than its idle timeout.' },
-    ROTATED: { value: 'ROTATED' as DeactivationReason, description: 'Replaced by a rotation.' },
+    ROTATED: { value: 'ROTATED' as DeactivationReason, description: 'Replaced by a rotation. Not set by this server today: rotateApiKey keeps the key and replaces its secret (the old one ends with its grace period).' },
     LEAKED: { value: 'LEAKED' as DeactivationReason, description: 'Found in public content by a secret scanner (GitHub secret scanning) and deactivated at once.' },
-    POLICY: { value: 'POLICY' as DeactivationReason, description: "Deactivated because it breaks its workspace's key policy." },
+    POLICY: { value: 'POLICY' as DeactivationReason, description: "Deactivated by a key policy. Not set by this server today: a workspace's keyPolicy blocks a non-compliant key inside that workspace (FORBIDDEN, reason POLICY) and never deactivates it." },
   },
 });

@@ -93,7 +93,7 @@ builder.objectField(ViewerRef, 'invitations', (t) =>
     type: [InvitationRef],
     nullable: true,
     description:
-      "Pending invitations addressed to the e-mail address of the key's user, newest first (workspaces:read). A key restricted to some workspaces sees only invitations to those. Accept one with acceptWorkspaceInvitation.",
+      "Pending invitations addressed to the e-mail address of the key's user, newest first. A key restricted to some workspaces sees only invitations to those. Accept one with acceptWorkspaceInvitation.",
     authScopes: PERSONAL_DATA,
     resolve: (_key, _args, ctx) => viewerInvitations(ctx),
   }),

@@ -153,7 +153,10 @@ builder.queryField('links', (t) =>
       type: LinkRef,
       nullable: true,
       description: 'Links of a workspace (or of every workspace the key can reach), filtered and sorted.',
-      authScopes: { access: { resource: 'LINKS', level: 'READ' } },
+      authScopes: (_root, args: { workspaceId?: string | null }) => ({
+        access: { resource: 'LINKS', level: 'READ' },
+        compliantWorkspace: workspaceArg(args.workspaceId),
+      }),
       args: {
         workspaceId: t.arg.id({ description: 'Only this workspace; omit for all.' }),
         filter: t.arg({ type: LinkFilter, description: 'Conditions.' }),
@@ -173,7 +176,7 @@ builder.objectField(WorkspaceRef, 'links', (t) =>
   t.connection(
     {
       type: LinkRef,
-      description: "This workspace's active links, newest first (links:read).",
+      description: "This workspace's active links, newest first.",
       authScopes: { access: { resource: 'LINKS', level: 'READ' } },
       resolve: (workspace, args) => paginateListing(workspaceLinks(workspace), args),
     },
@@ -185,7 +188,7 @@ builder.objectField(ProjectRef, 'links', (t) =>
   t.connection(
     {
       type: LinkRef,
-      description: "This project's active links, newest first (links:read).",
+      description: "This project's active links, newest first.",
       authScopes: { access: { resource: 'LINKS', level: 'READ' } },
       resolve: (project, args) => paginateListing(projectLinks(project), args),
     },

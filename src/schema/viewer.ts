@@ -7,7 +7,7 @@ import { RoleEnum } from './enums.ts';
 import { ownUserOrPersonalData, UserRef } from './users.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
 
-const RateLimitRef = builder.objectRef<{ limit: number; remaining: number; resetSeconds: number }>('RateLimit').implement({
+export const RateLimitRef = builder.objectRef<{ limit: number; remaining: number; resetSeconds: number }>('RateLimit').implement({
   description: "The calling key's rate limit, as of this request (also sent as RateLimit-* headers).",
   fields: (t) => ({
     limit: t.exposeInt('limit', { description: 'Requests allowed per one-minute window.' }),

@@ -4,6 +4,7 @@ import type { Actor } from '../core/actor.ts';
 import type { Listing, WorkspaceScope } from '../core/listing.ts';
 import type { Resource } from '../rules/permissions.ts';
 import { builder, type BuilderTypes } from './builder.ts';
+import { workspaceArg } from './guards.ts';
 import { parseQueryIdArg } from './ids.ts';
 import { connectionType, paginateListing } from './pagination.ts';
 import { WorkspaceRef } from './workspace-ref.ts';
@@ -34,7 +35,7 @@ export function workspaceLists<T extends { workspaceId: Types.ObjectId }>(option
         type,
         nullable: true,
         description: `The ${plural} of a workspace (or of every workspace the key can reach), newest first.`,
-        authScopes,
+        authScopes: (_root, args: { workspaceId?: string | null }) => ({ ...authScopes, compliantWorkspace: workspaceArg(args.workspaceId) }),
         args: { workspaceId: t.arg.id({ description: 'Only this workspace; omit for all.' }) },
         resolve: async (_root, args, ctx) => paginateListing(await list(ctx, { workspaceId: workspaceArgument(args.workspaceId) }), args),
       },
@@ -45,7 +46,7 @@ export function workspaceLists<T extends { workspaceId: Types.ObjectId }>(option
     t.connection(
       {
         type,
-        description: `This workspace's ${plural}, newest first (${resource.toLowerCase()}:read).`,
+        description: `This workspace's ${plural}, newest first.`,
         authScopes,
         resolve: async (workspace, args, ctx) => paginateListing(await list(ctx, { workspace }), args),
       },
