@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startEmbeddedFerret } from '../src/db/embedded.ts';
-import { ferretProcesses, httpOk, killSpawned, runCli, tempDir, waitFor, type Spawned } from './process.ts';
+import { startEmbeddedFerret } from '../src/db/embedded.ts';
+import { ferretProcesses, killSpawned, request, startServer, tempDir, waitFor, type Started } from './process.ts';
 
 afterEach(killSpawned);
 
@@ -11,34 +11,6 @@ afterEach(killSpawned);
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
 const WORKERS = 8;
 
-interface Started {
-  server: Spawned;
-  port: number;
-  key: string;
-}
-
-async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Started> {
-  const port = await freePort();
-  const server = runCli(['serve'], { DATA_DIR: dataDir, PORT: String(port), SHUTDOWN_TIMEOUT_MS: '3000', LOG_LEVEL: 'warn', ...env });
-  await waitFor(() => httpOk(`http://127.0.0.1:${port}/healthz`), 20_000, '/healthz');
-  const key = /Bearer (taapit_\w+)/.exec(server.output())?.[1] ?? '';
-  return { server, port, key };
-}
-
-function request(port: number, pathname: string, options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {}) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: pathname, method: options.method ?? 'GET', agent: options.agent, headers: { Host: `localhost:${port}`, ...options.headers } },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 async function createLink(s: Started, slug: string): Promise<void> {
   const call = async (query: string, variables: Record<string, unknown> = {}) =>
@@ -100,7 +72,7 @@ async function stopGracefully(s: Started, dataDir: string): Promise<number | nul
 describe('no click is lost to a crash', () => {
   it('SIGKILL mid-burst, restart: the clicks stored are the 302s answered', { timeout: 90_000 }, async () => {
     const dataDir = tempDir();
-    const first = await startServer(dataDir);
+    const first = await startServer({ dataDir, env: { LOG_LEVEL: 'warn' } });
     await createLink(first, 'burst');
     const answered = await burst(
       first.port,
@@ -111,7 +83,7 @@ describe('no click is lost to a crash', () => {
     await waitFor(() => (ferretProcesses(dataDir).length === 0 ? true : undefined), 10_000, 'FerretDB to stop');
 
     // The restarted server replays what the journal holds, then stops cleanly.
-    const second = await startServer(dataDir);
+    const second = await startServer({ dataDir, env: { LOG_LEVEL: 'warn' } });
     expect(await stopGracefully(second, dataDir)).toBe(0);
     const stored = await storedClicks(dataDir, 'burst');
     console.log(`SIGKILL mid-burst: ${answered} answered 302, ${stored} stored`);
@@ -123,7 +95,7 @@ describe('no click is lost to a crash', () => {
 
   it('FerretDB killed mid-burst: cached redirects go on, failed flushes are retried, every click stored once', { timeout: 90_000 }, async () => {
     const dataDir = tempDir();
-    const s = await startServer(dataDir, { CLICK_FLUSH_MS: '100', LOG_LEVEL: 'info' });
+    const s = await startServer({ dataDir, env: { CLICK_FLUSH_MS: '100', LOG_LEVEL: 'info' } });
     await createLink(s, 'outage');
     const answered = await burst(
       s.port,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ferretBinaryPath, freePort, startEmbeddedFerret } from '../src/db/embedded.ts';
-import { ferretProcesses, httpOk, killSpawned, runCli, runNpmStart, tempDir, waitFor, type Spawned } from './process.ts';
+import { ferretProcesses, httpOk, killSpawned, request, runCli, startServer, tempDir, waitFor, type Spawned, type Started } from './process.ts';
 
 afterEach(killSpawned);
 
@@ -14,43 +14,6 @@ afterEach(killSpawned);
 
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
 const SHUTDOWN_TIMEOUT_MS = 3000;
-
-interface Started {
-  server: Spawned;
-  port: number;
-  dataDir: string;
-  key: string;
-}
-
-async function startServer(options: { npm?: boolean; dataDir?: string; env?: Record<string, string> } = {}): Promise<Started> {
-  const dataDir = options.dataDir ?? tempDir();
-  const port = await freePort();
-  const env = { DATA_DIR: dataDir, PORT: String(port), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), ...options.env };
-  const server = options.npm ? runNpmStart(env) : runCli(['serve'], env);
-  await waitFor(() => httpOk(`http://127.0.0.1:${port}/healthz`), 20_000, '/healthz');
-  const key = /Bearer (taapit_\w+)/.exec(server.output())?.[1] ?? '';
-  return { server, port, dataDir, key };
-}
-
-/** One request on 127.0.0.1 with the platform's own short host, so redirects resolve. */
-function request(
-  port: number,
-  pathname: string,
-  options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: pathname, method: options.method ?? 'GET', agent: options.agent, headers: { Host: `localhost:${port}`, ...options.headers } },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 async function gql(s: Started, query: string, variables: Record<string, unknown> = {}) {
   const res = await request(s.port, '/graphql', {

@@ -1,8 +1,10 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/db/embedded.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -93,4 +95,43 @@ export async function httpOk(url: string): Promise<Response | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A real server process on a free port, answering /healthz; `key` is the demo key it printed on a fresh DATA_DIR ('' otherwise). */
+export interface Started {
+  server: Spawned;
+  port: number;
+  dataDir: string;
+  key: string;
+}
+
+/** Starts `taapit-api serve` (or `npm start`) on a free port with SHUTDOWN_TIMEOUT_MS=3000 unless `env` says otherwise. */
+export async function startServer(options: { npm?: boolean; dataDir?: string; env?: Record<string, string> } = {}): Promise<Started> {
+  const dataDir = options.dataDir ?? tempDir();
+  const port = await freePort();
+  const env = { DATA_DIR: dataDir, PORT: String(port), SHUTDOWN_TIMEOUT_MS: '3000', ...options.env };
+  const server = options.npm ? runNpmStart(env) : runCli(['serve'], env);
+  await waitFor(() => httpOk(`http://127.0.0.1:${port}/healthz`), 20_000, '/healthz');
+  const key = /Bearer (taapit_\w+)/.exec(server.output())?.[1] ?? '';
+  return { server, port, dataDir, key };
+}
+
+/** One request on 127.0.0.1 with the platform's own short host, so redirects resolve. */
+export function request(
+  port: number,
+  pathname: string,
+  options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: pathname, method: options.method ?? 'GET', agent: options.agent, headers: { Host: `localhost:${port}`, ...options.headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
